@@ -1,0 +1,182 @@
+/**
+ * Every setting Presence reads, parsed and validated once at start into a frozen, typed object.
+ * Nothing else in the codebase reads `process.env`: the app factory takes a Config, so tests build
+ * one with `loadConfig({...})` and never touch the environment.
+ */
+
+/** Documented development secret: used only outside production, with a loud warning at start. */
+export const DEV_JWT_SECRET = 'presence-development-secret-not-for-production';
+
+export type Visibility = 'friends' | 'everyone';
+
+export type RedisTopology =
+  | { kind: 'standalone'; url: string }
+  | { kind: 'cluster'; nodes: { host: string; port: number }[] }
+  | { kind: 'sentinel'; sentinels: { host: string; port: number }[]; name: string };
+
+export interface JwtConfig {
+  /** HS256 secret; null when keys come from a JWKS URL. */
+  secret: string | null;
+  /** RS256/ES256 keys; takes precedence over the secret when both are set. */
+  jwksUrl: string | null;
+  issuer: string | null;
+  audience: string | null;
+  /** Allowed skew when checking exp/nbf. @default 5 // seconds */
+  clockToleranceS: number;
+  /** True when the development secret is in use (never in production). */
+  usingDevSecret: boolean;
+}
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  /** @default 4000 */
+  port: number;
+  /** @default '127.0.0.1' (set 0.0.0.0 in containers) */
+  host: string;
+  /** null: the embedded memory engine (one instance, nothing installed). */
+  redis: RedisTopology | null;
+  /** Prefix of every Redis key and channel. @default 'presence:' */
+  redisKeyPrefix: string;
+  /**
+   * Number of presence hash buckets. Aim for ~256 users per bucket so each stays in listpack
+   * encoding (see README, "Redis layout"); changing it later orphans stored records.
+   * @default 65_536 // fits ~16M tracked users
+   */
+  buckets: number;
+  jwt: JwtConfig;
+  /** Who sees a user's real status: their friends, or every authenticated user. @default 'friends' */
+  visibility: Visibility;
+  /** Most ids one request may name. @default 1000 */
+  maxIds: number;
+  /** Longest accepted user or device id. @default 128 // characters */
+  maxIdLength: number;
+  /** GraphiQL and introspection. @default true outside production */
+  graphiql: boolean;
+  /** pino level. @default 'info' ('silent' under test) */
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string): string | null {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? null : v.trim();
+}
+
+function int(env: Env, name: string, dflt: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === null) return dflt;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `expected ${min}..${max}, got ${n}`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], dflt: T): T {
+  const raw = str(env, name);
+  if (raw === null) return dflt;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function bool(env: Env, name: string, dflt: boolean): boolean {
+  const raw = str(env, name);
+  if (raw === null) return dflt;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function hostPorts(name: string, raw: string): { host: string; port: number }[] {
+  return raw.split(',').map((part) => {
+    const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(part.trim());
+    if (!m) throw new ConfigError(name, `expected host:port[,host:port...], got "${part}"`);
+    const port = Number(m[2]);
+    if (port < 1 || port > 65_535) throw new ConfigError(name, `port out of range in "${part}"`);
+    return { host: m[1]!, port };
+  });
+}
+
+function redisTopology(env: Env): RedisTopology | null {
+  const cluster = str(env, 'REDIS_CLUSTER_NODES');
+  const sentinels = str(env, 'REDIS_SENTINELS');
+  const url = str(env, 'REDIS_URL');
+  const given = [cluster, sentinels, url].filter((v) => v !== null).length;
+  if (given > 1) {
+    throw new ConfigError('REDIS_URL', 'set only one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS');
+  }
+  if (cluster) return { kind: 'cluster', nodes: hostPorts('REDIS_CLUSTER_NODES', cluster) };
+  if (sentinels) {
+    return {
+      kind: 'sentinel',
+      sentinels: hostPorts('REDIS_SENTINELS', sentinels),
+      name: str(env, 'REDIS_SENTINEL_NAME') ?? 'mymaster',
+    };
+  }
+  if (url) {
+    if (!/^rediss?:\/\//.test(url)) throw new ConfigError('REDIS_URL', 'expected redis://host:port or rediss://...');
+    return { kind: 'standalone', url };
+  }
+  return null;
+}
+
+/** Parses and validates `env` (process.env in main.ts; a plain object in tests). */
+export function loadConfig(env: Env = {}): Readonly<Config> {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const production = nodeEnv === 'production';
+
+  const secret = str(env, 'JWT_SECRET');
+  const jwksUrl = str(env, 'JWT_JWKS_URL');
+  if (production && !secret && !jwksUrl) {
+    throw new ConfigError('JWT_SECRET', 'NODE_ENV=production requires JWT_SECRET or JWT_JWKS_URL');
+  }
+  if (secret && secret.length < 32) {
+    throw new ConfigError('JWT_SECRET', 'must be at least 32 characters (256 bits for HS256)');
+  }
+  if (production && secret === DEV_JWT_SECRET) {
+    throw new ConfigError('JWT_SECRET', 'the development secret cannot be used in production');
+  }
+  if (jwksUrl && !/^https?:\/\//.test(jwksUrl)) throw new ConfigError('JWT_JWKS_URL', 'expected an http(s) URL');
+  const usingDevSecret = !secret && !jwksUrl;
+
+  const buckets = int(env, 'PRESENCE_BUCKETS', 65_536, 1, 1 << 26);
+
+  return Object.freeze({
+    env: nodeEnv,
+    port: int(env, 'PORT', 4000, 0, 65_535),
+    host: str(env, 'HOST') ?? '127.0.0.1',
+    redis: redisTopology(env),
+    redisKeyPrefix: str(env, 'REDIS_KEY_PREFIX') ?? 'presence:',
+    buckets,
+    jwt: Object.freeze({
+      secret: usingDevSecret ? DEV_JWT_SECRET : secret,
+      jwksUrl,
+      issuer: str(env, 'JWT_ISSUER'),
+      audience: str(env, 'JWT_AUDIENCE'),
+      clockToleranceS: int(env, 'JWT_CLOCK_TOLERANCE_S', 5, 0, 300),
+      usingDevSecret,
+    }),
+    visibility: oneOf(env, 'PRESENCE_VISIBILITY', ['friends', 'everyone'] as const, 'friends'),
+    maxIds: int(env, 'PRESENCE_MAX_IDS', 1000, 1, 100_000),
+    maxIdLength: 128,
+    graphiql: bool(env, 'GRAPHIQL', !production),
+    logLevel: oneOf(
+      env,
+      'LOG_LEVEL',
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+      nodeEnv === 'test' ? 'silent' : 'info',
+    ),
+  });
+}

@@ -1,0 +1,32 @@
+import { createGraphQLError } from 'graphql-yoga';
+
+/**
+ * The closed vocabulary of expected failures. Each reaches the client as a GraphQL error whose
+ * `extensions.code` is one of these; anything else thrown is unexpected and masked by yoga.
+ */
+export const ErrorCode = {
+  Unauthenticated: 'UNAUTHENTICATED',
+  Forbidden: 'FORBIDDEN',
+  BadUserInput: 'BAD_USER_INPUT',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const httpStatus: Record<ErrorCode, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  BAD_USER_INPUT: 400,
+};
+
+export function presenceError(code: ErrorCode, message: string) {
+  // http.status only matters when the error ends the whole request (e.g. a bad token in context).
+  return createGraphQLError(message, { extensions: { code, http: { status: httpStatus[code] } } });
+}
+
+export const badInput = (message: string) => presenceError(ErrorCode.BadUserInput, message);
+export const unauthenticated = (message: string) => presenceError(ErrorCode.Unauthenticated, message);
+export const forbidden = (message: string) => presenceError(ErrorCode.Forbidden, message);
+
+/** Redis or another backing service failed; masked for clients, logged for operators. */
+export class EngineError extends Error {
+  override name = 'EngineError';
+}

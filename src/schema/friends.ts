@@ -1,0 +1,52 @@
+import { badInput } from '../errors.js';
+import { assertId, assertIds } from '../ids.js';
+import { builder } from './builder.js';
+import { PresenceRef } from './presence.js';
+
+builder.queryFields((t) => ({
+  friends: t.field({
+    type: [PresenceRef],
+    description: "The viewer's friends and what the viewer may see of each, sorted by id.",
+    authScopes: { user: true },
+    resolve: async (_root, _args, ctx) => {
+      const ids = await ctx.engine.friendsOf(ctx.viewer!.userId);
+      const loaded = await ctx.presence.loadMany(ids);
+      return loaded.map((l, i) => {
+        if (l instanceof Error) throw l;
+        return ctx.view(ids[i]!, l);
+      });
+    },
+  }),
+}));
+
+/** Validates a friendship change and drops repeated ids. */
+function friendArgs(userId: string, friendIds: readonly (string | number)[], maxIds: number, maxLength: number) {
+  const ids = [...new Set(friendIds.map(String))];
+  assertId(userId, maxLength, 'userId');
+  assertIds(ids, maxIds, maxLength);
+  if (ids.includes(userId)) throw badInput('a user cannot be their own friend');
+  return ids;
+}
+
+builder.mutationFields((t) => ({
+  addFriends: t.int({
+    description: 'Makes userId and each friend mutual friends (service tokens only). Returns how many friendships were created.',
+    authScopes: { service: true },
+    args: { userId: t.arg.id({ required: true }), friendIds: t.arg.idList({ required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.engine.addFriends(
+        String(args.userId),
+        friendArgs(String(args.userId), args.friendIds, ctx.config.maxIds, ctx.config.maxIdLength),
+      ),
+  }),
+  removeFriends: t.int({
+    description: 'Ends the friendship of userId with each friend (service tokens only). Returns how many were removed.',
+    authScopes: { service: true },
+    args: { userId: t.arg.id({ required: true }), friendIds: t.arg.idList({ required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.engine.removeFriends(
+        String(args.userId),
+        friendArgs(String(args.userId), args.friendIds, ctx.config.maxIds, ctx.config.maxIdLength),
+      ),
+  }),
+}));

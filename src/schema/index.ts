@@ -1,0 +1,6 @@
+import { builder } from './builder.js';
+import './presence.js';
+import './friends.js';
+
+/** The executable schema; its printed SDL (schema/schema.graphql) is the contract. */
+export const schema = builder.toSchema({ sortSchema: true });

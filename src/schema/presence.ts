@@ -1,0 +1,73 @@
+import { assertId, assertIds } from '../ids.js';
+import { Status, statusNames, type PresenceView } from '../presence.js';
+import { builder } from './builder.js';
+
+export const PresenceStatus = builder.enumType('PresenceStatus', {
+  description: 'What a user shows. INVISIBLE is seen as INVISIBLE by its owner and as OFFLINE by everybody else.',
+  values: Object.fromEntries(statusNames.map((name) => [name, { value: name }])) as {
+    [K in (typeof statusNames)[number]]: { value: K };
+  },
+});
+
+export const PresenceRef = builder.objectRef<PresenceView>('Presence').implement({
+  description: 'A user as the viewer is allowed to see them.',
+  fields: (t) => ({
+    userId: t.exposeID('userId'),
+    status: t.field({ type: PresenceStatus, resolve: (p) => p.status }),
+    lastActiveAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'Now while the user is online; when they went offline afterwards; null if unknown or hidden.',
+      resolve: (p) => p.lastActiveAt,
+    }),
+    version: t.float({
+      description:
+        'Grows with every change of this user (an integer; 0 when nothing may be shown). Drop an event whose version is not above the last one seen.',
+      resolve: (p) => p.version,
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  me: t.field({
+    type: PresenceRef,
+    authScopes: { user: true },
+    resolve: async (_root, _args, ctx) => {
+      const id = ctx.viewer!.userId;
+      return ctx.view(id, await ctx.presence.load(id));
+    },
+  }),
+  presence: t.field({
+    type: [PresenceRef],
+    description: 'The presence of each id, in the same order and length (duplicates allowed).',
+    authScopes: { user: true },
+    args: { ids: t.arg.idList({ required: true }) },
+    resolve: async (_root, { ids }, ctx) => {
+      const list = ids.map(String);
+      assertIds(list, ctx.config.maxIds, ctx.config.maxIdLength);
+      const loaded = await ctx.presence.loadMany(list);
+      return loaded.map((l, i) => {
+        if (l instanceof Error) throw l;
+        return ctx.view(list[i]!, l);
+      });
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  setPresence: t.field({
+    type: PresenceRef,
+    description: "Sets the caller's status and returns it as the caller sees it.",
+    authScopes: { user: true },
+    args: {
+      status: t.arg({ type: PresenceStatus, required: true }),
+      deviceId: t.arg.string({ required: false, description: 'The device this status comes from.' }),
+    },
+    resolve: async (_root, { status, deviceId }, ctx) => {
+      if (deviceId !== null && deviceId !== undefined) assertId(deviceId, ctx.config.maxIdLength, 'deviceId');
+      const id = ctx.viewer!.userId;
+      const { record } = await ctx.engine.setStatus(id, Status[status], Date.now());
+      return ctx.view(id, { record, friend: false });
+    },
+  }),
+}));

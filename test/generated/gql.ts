@@ -1,0 +1,52 @@
+/* eslint-disable */
+import * as types from './graphql';
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "mutation AddFriends($userId: ID!, $friendIds: [ID!]!) {\n  addFriends(userId: $userId, friendIds: $friendIds)\n}\n\nmutation RemoveFriends($userId: ID!, $friendIds: [ID!]!) {\n  removeFriends(userId: $userId, friendIds: $friendIds)\n}": typeof types.AddFriendsDocument,
+    "fragment PresenceFields on Presence {\n  userId\n  status\n  lastActiveAt\n  version\n}\n\nquery Me {\n  me {\n    ...PresenceFields\n  }\n}\n\nquery Presences($ids: [ID!]!) {\n  presence(ids: $ids) {\n    ...PresenceFields\n  }\n}\n\nquery Friends {\n  friends {\n    ...PresenceFields\n  }\n}\n\nmutation SetPresence($status: PresenceStatus!, $deviceId: String) {\n  setPresence(status: $status, deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}": typeof types.PresenceFieldsFragmentDoc,
+};
+const documents: Documents = {
+    "mutation AddFriends($userId: ID!, $friendIds: [ID!]!) {\n  addFriends(userId: $userId, friendIds: $friendIds)\n}\n\nmutation RemoveFriends($userId: ID!, $friendIds: [ID!]!) {\n  removeFriends(userId: $userId, friendIds: $friendIds)\n}": types.AddFriendsDocument,
+    "fragment PresenceFields on Presence {\n  userId\n  status\n  lastActiveAt\n  version\n}\n\nquery Me {\n  me {\n    ...PresenceFields\n  }\n}\n\nquery Presences($ids: [ID!]!) {\n  presence(ids: $ids) {\n    ...PresenceFields\n  }\n}\n\nquery Friends {\n  friends {\n    ...PresenceFields\n  }\n}\n\nmutation SetPresence($status: PresenceStatus!, $deviceId: String) {\n  setPresence(status: $status, deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}": types.PresenceFieldsFragmentDoc,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ *
+ *
+ * @example
+ * ```ts
+ * const query = graphql(`query GetUser($id: ID!) { user(id: $id) { name } }`);
+ * ```
+ *
+ * The query argument is unknown!
+ * Please regenerate the types.
+ */
+export function graphql(source: string): unknown;
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation AddFriends($userId: ID!, $friendIds: [ID!]!) {\n  addFriends(userId: $userId, friendIds: $friendIds)\n}\n\nmutation RemoveFriends($userId: ID!, $friendIds: [ID!]!) {\n  removeFriends(userId: $userId, friendIds: $friendIds)\n}"): (typeof documents)["mutation AddFriends($userId: ID!, $friendIds: [ID!]!) {\n  addFriends(userId: $userId, friendIds: $friendIds)\n}\n\nmutation RemoveFriends($userId: ID!, $friendIds: [ID!]!) {\n  removeFriends(userId: $userId, friendIds: $friendIds)\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "fragment PresenceFields on Presence {\n  userId\n  status\n  lastActiveAt\n  version\n}\n\nquery Me {\n  me {\n    ...PresenceFields\n  }\n}\n\nquery Presences($ids: [ID!]!) {\n  presence(ids: $ids) {\n    ...PresenceFields\n  }\n}\n\nquery Friends {\n  friends {\n    ...PresenceFields\n  }\n}\n\nmutation SetPresence($status: PresenceStatus!, $deviceId: String) {\n  setPresence(status: $status, deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}"): (typeof documents)["fragment PresenceFields on Presence {\n  userId\n  status\n  lastActiveAt\n  version\n}\n\nquery Me {\n  me {\n    ...PresenceFields\n  }\n}\n\nquery Presences($ids: [ID!]!) {\n  presence(ids: $ids) {\n    ...PresenceFields\n  }\n}\n\nquery Friends {\n  friends {\n    ...PresenceFields\n  }\n}\n\nmutation SetPresence($status: PresenceStatus!, $deviceId: String) {\n  setPresence(status: $status, deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}"];
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}
+
+export type DocumentType<TDocumentNode extends DocumentNode<any, any>> = TDocumentNode extends DocumentNode<  infer TType,  any>  ? TType  : never;
