@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // graphql ships CJS and ESM builds; Node (and so Pothos and yoga) load the CJS one, so our own
+  // imports must too, or graphql-js refuses schema objects "from another module or realm".
+  resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
   test: {
     include: ['test/**/*.test.ts'],
     // Every file starts its own Redis and servers; two at a time fits this 2-core machine.

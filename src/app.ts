@@ -9,6 +9,7 @@ import { createRedisEngine } from './engine/redis/index.js';
 import { connectRedis, type RedisClient } from './engine/redis/connect.js';
 import type { PresenceEngine } from './engine/types.js';
 import { createLogger, type Logger } from './logger.js';
+import { useErrorCodes } from './plugins/error-codes.js';
 import { schema } from './schema/index.js';
 
 export interface AppDeps {
@@ -52,6 +53,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     graphqlEndpoint: '/graphql',
     graphiql: config.graphiql,
     landingPage: false,
+    plugins: [useErrorCodes()],
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),

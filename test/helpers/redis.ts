@@ -74,6 +74,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisProcess
     },
     client() {
       const c = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+      c.on('error', () => {}); // tests kill servers on purpose
       clients.push(c);
       return c;
     },
