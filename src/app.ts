@@ -1,13 +1,18 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ExecutionArgs } from 'graphql';
 import { createYoga } from 'graphql-yoga';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
 import { bearer, createVerifier, type Viewer } from './auth.js';
 import type { Config } from './config.js';
 import { createContext, type Context } from './context.js';
 import { createMemoryEngine } from './engine/memory/index.js';
 import { createRedisEngine } from './engine/redis/index.js';
 import { connectRedis, type RedisClient } from './engine/redis/connect.js';
+import { createKeys } from './engine/redis/keys.js';
 import type { PresenceEngine } from './engine/types.js';
+import { createRedisBus } from './realtime/bus.js';
 import { createLogger, type Logger } from './logger.js';
 import { useErrorCodes } from './plugins/error-codes.js';
 import { schema } from './schema/index.js';
@@ -15,8 +20,12 @@ import { schema } from './schema/index.js';
 export interface AppDeps {
   logger?: Logger;
   /** Redis connections to use instead of opening new ones from config.redis; the caller closes them. */
-  redis?: { command?: RedisClient };
+  redis?: { command?: RedisClient; publisher?: RedisClient; subscriber?: RedisClient };
 }
+
+/** What the WebSocket transport keeps per connection (graphql-ws `ctx.extra`). */
+// A type alias, not an interface: graphql-ws requires an index-signature-compatible record.
+type SocketExtra = { viewer?: Viewer };
 
 export interface App {
   /** Listens on config.host:config.port (0 picks a free port); resolves with the base URL. */
@@ -34,10 +43,18 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   const owned: RedisClient[] = [];
   let engine: PresenceEngine;
   if (config.redis) {
-    const command = deps.redis?.command ?? connectRedis(config.redis);
-    if (!deps.redis?.command) owned.push(command);
-    command.on('error', (err) => logger.warn({ err: err.message }, 'redis command connection error'));
-    engine = createRedisEngine({ client: command, prefix: config.redisKeyPrefix, buckets: config.buckets, friendship });
+    const topology = config.redis;
+    const client = (role: 'command' | 'publisher' | 'subscriber') => {
+      const injected = deps.redis?.[role];
+      const c = injected ?? connectRedis(topology);
+      if (!injected) owned.push(c);
+      c.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection error'));
+      return c;
+    };
+    const command = client('command');
+    const keys = createKeys(config.redisKeyPrefix, config.buckets);
+    const bus = createRedisBus({ publisher: client('publisher'), subscriber: client('subscriber'), keys });
+    engine = createRedisEngine({ client: command, prefix: config.redisKeyPrefix, buckets: config.buckets, friendship, bus });
   } else {
     engine = createMemoryEngine({ friendship });
   }
@@ -60,10 +77,58 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       warn: (...args) => logger.warn(args.map(String).join(' ')),
       error: (...args) => logger.error({ err: args.map(String).join(' ') }, 'graphql error'),
     },
-    context: async ({ request }) => createContext(config, engine, await viewerFrom(request.headers.get('authorization'))),
+    // HTTP and SSE requests carry the token in a header; WebSocket operations arrive with the
+    // viewer already verified at connection time (see onConnect below).
+    context: async (initial) => {
+      const socketViewer = (initial as { socketViewer?: Viewer }).socketViewer;
+      const viewer = socketViewer ?? (await viewerFrom(initial.request.headers.get('authorization')));
+      return createContext(config, engine, viewer);
+    },
   });
 
   const server = createServer(yoga);
+
+  // graphql-ws on the same path, running yoga's own parse/validate/execute and plugins
+  // (the wiring from yoga's graphql-ws example).
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const ws = useServer<Record<string, unknown>, SocketExtra>(
+    {
+      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
+      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+      // A missing or bad token closes the socket with 4403 before any operation runs.
+      onConnect: async (ctx) => {
+        const auth = ctx.connectionParams?.['authorization'] ?? ctx.connectionParams?.['Authorization'];
+        try {
+          const viewer = typeof auth === 'string' ? await viewerFrom(auth) : null;
+          if (!viewer) return false;
+          ctx.extra.viewer = viewer;
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      onSubscribe: async (ctx, _id, params) => {
+        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params, socketViewer: ctx.extra.viewer });
+        let document;
+        try {
+          document = enveloped.parse(params.query);
+        } catch (err) {
+          return [err as never];
+        }
+        const args: ExecutionArgs = {
+          schema: enveloped.schema,
+          operationName: params.operationName ?? null,
+          document,
+          variableValues: params.variables ?? null,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+        const errors = enveloped.validate(args.schema, args.document);
+        return errors.length ? errors : args;
+      },
+    },
+    wss,
+  );
   let stopped: Promise<void> | null = null;
 
   return {
@@ -94,6 +159,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     },
     stop() {
       stopped ??= (async () => {
+        await ws.dispose();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -1,4 +1,5 @@
 import type { PresenceChange, StatusCode, StoredPresence } from '../presence.js';
+import type { Bus } from '../realtime/bus.js';
 
 /** A stored record together with whether its owner counts the viewer as a friend. */
 export interface LoadedPresence {
@@ -19,6 +20,8 @@ export interface SetStatusResult {
  */
 export interface PresenceEngine {
   readonly kind: 'memory' | 'redis';
+  /** Where this engine's changes are published: subscriptions listen here. */
+  readonly bus: Bus;
   /**
    * Records for `ids`, in their order and length (duplicates allowed), plus friendship with
    * `viewerId` when it is given. One round trip to the store per call, however many ids.
@@ -28,7 +31,7 @@ export interface PresenceEngine {
   setStatus(userId: string, status: StatusCode, nowMs: number): Promise<SetStatusResult>;
   /** The user's friends, sorted. */
   friendsOf(userId: string): Promise<string[]>;
-  /** Makes each pair mutual friends; returns how many pairs were new. */
+  /** Makes each pair mutual friends and publishes the change to both sides; returns how many pairs were new. */
   addFriends(userId: string, friendIds: readonly string[]): Promise<number>;
   /** Ends each friendship (both directions); returns how many pairs existed. */
   removeFriends(userId: string, friendIds: readonly string[]): Promise<number>;

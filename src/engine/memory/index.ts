@@ -1,4 +1,5 @@
 import { nextPresence, type StoredPresence } from '../../presence.js';
+import { announceFriendship, createMemoryBus } from '../../realtime/bus.js';
 import type { PresenceEngine } from '../types.js';
 
 /**
@@ -15,8 +16,11 @@ export function createMemoryEngine(opts: { friendship: boolean }): PresenceEngin
     return s;
   };
 
+  const bus = createMemoryBus();
+
   return {
     kind: 'memory',
+    bus,
 
     async load(viewerId, ids) {
       const mine = viewerId !== null && opts.friendship ? friends.get(viewerId) : undefined;
@@ -28,6 +32,7 @@ export function createMemoryEngine(opts: { friendship: boolean }): PresenceEngin
       const next = nextPresence(prev, status, Math.floor(nowMs));
       if (!next) return { record: prev!, changed: false };
       records.set(userId, next);
+      await bus.publish('presence', userId, { userId, prev: prev?.status ?? 0, status: next.status, t: next.t });
       return { record: next, changed: true };
     },
 
@@ -36,24 +41,28 @@ export function createMemoryEngine(opts: { friendship: boolean }): PresenceEngin
     },
 
     async addFriends(userId, friendIds) {
-      let created = 0;
+      const created: string[] = [];
       for (const f of friendIds) {
-        if (!setOf(userId).has(f)) created++;
+        if (!setOf(userId).has(f)) created.push(f);
         setOf(userId).add(f);
         setOf(f).add(userId);
       }
-      return created;
+      await announceFriendship(bus, userId, created, 'added');
+      return created.length;
     },
 
     async removeFriends(userId, friendIds) {
-      let removed = 0;
+      const removed: string[] = [];
       for (const f of friendIds) {
-        if (friends.get(userId)?.delete(f)) removed++;
+        if (friends.get(userId)?.delete(f)) removed.push(f);
         friends.get(f)?.delete(userId);
       }
-      return removed;
+      await announceFriendship(bus, userId, removed, 'removed');
+      return removed.length;
     },
 
-    async close() {},
+    async close() {
+      await bus.close();
+    },
   };
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type StatusCode, type StoredPresence } from '../../presence.js';
+import { announceFriendship, type Bus } from '../../realtime/bus.js';
 import type { LoadedPresence, PresenceEngine, SetStatusResult } from '../types.js';
 import { batch, type Command, type RedisClient } from './connect.js';
 import { createKeys, type RedisKeys } from './keys.js';
@@ -12,6 +13,8 @@ export interface RedisEngineOptions {
   buckets: number;
   /** When false, load() skips the friendship lookup (visibility 'everyone'). */
   friendship: boolean;
+  /** Pub/sub over the publisher and subscriber connections (src/realtime/bus.ts). */
+  bus: Bus;
 }
 
 type Scripted = { presenceSet(key: string, ...args: (string | Buffer | number)[]): Promise<[number, number, string]> };
@@ -32,6 +35,7 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
   return {
     kind: 'redis',
     keys,
+    bus: opts.bus,
 
     async load(viewerId, ids) {
       // One HMGET per bucket plus one SMISMEMBER, sent together: a single round trip per node.
@@ -81,11 +85,11 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     },
 
     async addFriends(userId, friendIds) {
-      return mutateFriendship(client, keys, 'sadd', userId, friendIds);
+      return mutateFriendship(client, keys, opts.bus, 'sadd', userId, friendIds);
     },
 
     async removeFriends(userId, friendIds) {
-      return mutateFriendship(client, keys, 'srem', userId, friendIds);
+      return mutateFriendship(client, keys, opts.bus, 'srem', userId, friendIds);
     },
 
     async close() {
@@ -98,10 +102,13 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
  * Friendship is stored in both users' sets. The two sides live on different slots, so the update
  * is one pipelined batch rather than a transaction; both commands are idempotent, and the count is
  * taken from the caller's side so a retried call after a partial failure repairs without recounting.
+ * The announcement is published after the write: pub/sub is at-most-once, and a subscriber that
+ * misses it still sees the friendship on its next read.
  */
 async function mutateFriendship(
   client: RedisClient,
   keys: RedisKeys,
+  bus: Bus,
   op: 'sadd' | 'srem',
   userId: string,
   friendIds: readonly string[],
@@ -109,7 +116,10 @@ async function mutateFriendship(
   if (friendIds.length === 0) return 0;
   const commands: Command[] = [[op, keys.friends(userId), ...friendIds]];
   for (const f of friendIds) commands.push([op, keys.friends(f), userId]);
-  const [count] = await batch(client, commands);
-  return count as number;
+  const [count, ...perFriend] = (await batch(client, commands)) as number[];
+  // Announce the pairs that changed, so open subscriptions follow them without reconnecting.
+  const changed = friendIds.filter((_, i) => perFriend[i] === 1);
+  await announceFriendship(bus, userId, changed, op === 'sadd' ? 'added' : 'removed');
+  return count!;
 }
 

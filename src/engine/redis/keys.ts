@@ -5,7 +5,8 @@ import { bucketOf, packId } from '../../ids.js';
  *
  * - `<p>{<bucket>}`            hash: packed user id -> `t * 8 + status` (see presence.ts)
  * - `<p>friends:<userId>`      set of the user's friends' ids
- * - `<p>{<bucket>}:u:<userId>` channel: the user's presence changes (JSON PresenceChange)
+ * - `<p>{<bucket>}:u:<userId>` channel: the user's presence changes (src/realtime/bus.ts)
+ * - `<p>{<bucket>}:f:<userId>` channel: the user's friend set changes (src/realtime/bus.ts)
  *
  * The bucket number is the hash tag, so a bucket, the Lua script that writes it and the channel it
  * publishes on all live in one Cluster slot (and sharded pub/sub stays possible).
@@ -17,6 +18,7 @@ export interface RedisKeys {
   locate(userId: string): { key: string; field: Buffer; bucket: number };
   friends(userId: string): string;
   userChannel(userId: string): string;
+  friendsChannel(userId: string): string;
 }
 
 export function createKeys(prefix: string, buckets: number): RedisKeys {
@@ -32,5 +34,6 @@ export function createKeys(prefix: string, buckets: number): RedisKeys {
     locate,
     friends: (userId) => `${prefix}friends:${userId}`,
     userChannel: (userId) => `${bucket(locate(userId).bucket)}:u:${userId}`,
+    friendsChannel: (userId) => `${bucket(locate(userId).bucket)}:f:${userId}`,
   };
 }

@@ -1,0 +1,151 @@
+import type { Client } from 'graphql-ws';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AddFriendsDocument,
+  FriendPresenceChangedDocument,
+  PresenceChangedDocument,
+  RemoveFriendsDocument,
+  SetPresenceDocument,
+  type PresenceStatus,
+} from './generated/graphql.js';
+import { startApp, type TestServer } from './helpers/app.js';
+import { engines } from './helpers/engines.js';
+import { ok } from './helpers/graphql.js';
+import { collect, waitFor, wsClient } from './helpers/ws.js';
+
+// Subscriptions over graphql-ws, run unchanged against every engine.
+describe.each(engines)('subscriptions on the $name engine', (fixture) => {
+  let srv: TestServer;
+  let teardown: () => Promise<void>;
+  let clients: Client[] = [];
+  let n = 0;
+  const users = (...names: string[]) => {
+    n++;
+    return names.map((name) => `${name}-${n}`);
+  };
+  const set = async (userId: string, status: PresenceStatus) =>
+    ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId));
+  const svc = () => srv.token('svc', { service: true });
+  const befriend = async (userId: string, friendIds: string[]) => ok(srv.url, AddFriendsDocument, { userId, friendIds }, await svc());
+  const connect = async (userId: string) => {
+    const c = wsClient(srv.url, await srv.token(userId));
+    clients.push(c);
+    return c;
+  };
+  const channels = () => srv.app.engine.bus.channelCount();
+  /** Resolves once this process holds `count` channels: the subscription is live. */
+  const subscribed = (count: number) => waitFor(() => channels() === count, 5_000, () => `channels: ${channels()}`);
+
+  beforeAll(async () => {
+    const engine = await fixture.setup();
+    teardown = engine.teardown;
+    srv = await startApp(engine.env);
+  });
+  afterEach(async () => {
+    await Promise.all(clients.map((c) => c.dispose()));
+    clients = [];
+    // Every channel a finished test held is released.
+    await subscribed(0);
+  });
+  afterAll(async () => {
+    await srv?.stop();
+    await teardown?.();
+  });
+
+  it('streams each visible change of a friend once, in order, with growing versions', async () => {
+    const [viewer, friend, stranger] = users('viewer', 'friend', 'stranger');
+    await befriend(viewer!, [friend!]);
+    const sub = collect(await connect(viewer!), FriendPresenceChangedDocument, {});
+    await subscribed(2); // the viewer's friendship channel + the friend's presence channel
+
+    await set(stranger!, 'ONLINE'); // not a friend: never delivered
+    await set(friend!, 'ONLINE');
+    await set(friend!, 'ONLINE'); // no change: nothing
+    await set(friend!, 'AWAY');
+    await set(friend!, 'BUSY');
+    await set(friend!, 'INVISIBLE'); // friends see OFFLINE once...
+    await set(friend!, 'OFFLINE'); // ...and nothing more
+    await set(friend!, 'ONLINE');
+    const events = (await sub.take(5)).map((e) => e.friendPresenceChanged);
+    expect(events.map((e) => [e.userId, e.status])).toEqual([
+      [friend, 'ONLINE'],
+      [friend, 'AWAY'],
+      [friend, 'BUSY'],
+      [friend, 'OFFLINE'],
+      [friend, 'ONLINE'],
+    ]);
+    const versions = events.map((e) => e.version);
+    expect([...versions].sort((a, b) => a - b)).toEqual(versions);
+    expect(new Set(versions).size).toBe(5);
+    expect(events[3]!.lastActiveAt).not.toBeNull();
+
+    // A marker change proves nothing else was queued before it.
+    await set(friend!, 'AWAY');
+    await sub.take(6);
+    expect(sub.events.map((e) => e.friendPresenceChanged.status).slice(5)).toEqual(['AWAY']);
+  });
+
+  it('follows friends added and removed while the subscription is open, without reconnecting', async () => {
+    const [viewer, early, late] = users('viewer', 'early', 'late');
+    await befriend(viewer!, [early!]);
+    await set(late!, 'BUSY');
+    const sub = collect(await connect(viewer!), FriendPresenceChangedDocument, {});
+    await subscribed(2);
+
+    await befriend(late!, [viewer!]); // late's status becomes visible: sent at once
+    await subscribed(3);
+    await set(late!, 'ONLINE');
+    expect((await sub.take(2)).map((e) => [e.friendPresenceChanged.userId, e.friendPresenceChanged.status])).toEqual([
+      [late, 'BUSY'],
+      [late, 'ONLINE'],
+    ]);
+
+    await ok(srv.url, RemoveFriendsDocument, { userId: viewer!, friendIds: [late!] }, await svc());
+    await subscribed(2);
+    await set(late!, 'AWAY'); // no longer a friend: not delivered
+    await set(early!, 'ONLINE');
+    await sub.take(3);
+    expect(sub.events.slice(2).map((e) => [e.friendPresenceChanged.userId, e.friendPresenceChanged.status])).toEqual([[early, 'ONLINE']]);
+  });
+
+  it('presenceChanged(ids) applies the same visibility: self and friends yes, strangers never', async () => {
+    const [viewer, friend, stranger] = users('viewer', 'friend', 'stranger');
+    await befriend(viewer!, [friend!]);
+    const sub = collect(await connect(viewer!), PresenceChangedDocument, { ids: [stranger!, friend!, viewer!, friend!] });
+    await subscribed(3); // friendship + friend + self; nothing for the stranger
+
+    await set(stranger!, 'ONLINE');
+    await set(friend!, 'AWAY');
+    await set(viewer!, 'INVISIBLE'); // the owner sees their own INVISIBLE
+    await set(stranger!, 'BUSY');
+    await set(friend!, 'ONLINE');
+    expect((await sub.take(3)).map((e) => [e.presenceChanged.userId, e.presenceChanged.status])).toEqual([
+      [friend, 'AWAY'],
+      [viewer, 'INVISIBLE'],
+      [friend, 'ONLINE'],
+    ]);
+  });
+
+  it('refuses bad ids in presenceChanged with BAD_USER_INPUT and keeps the socket usable', async () => {
+    const [viewer, friend] = users('viewer', 'friend');
+    await befriend(viewer!, [friend!]);
+    const client = await connect(viewer!);
+    const bad = collect(client, PresenceChangedDocument, { ids: [''] });
+    await waitFor(() => bad.errors.length > 0);
+    expect(JSON.stringify(bad.errors)).toContain('BAD_USER_INPUT');
+
+    const good = collect(client, PresenceChangedDocument, { ids: [friend!] });
+    await subscribed(2);
+    await set(friend!, 'ONLINE');
+    expect((await good.take(1))[0]!.presenceChanged.status).toBe('ONLINE');
+  });
+
+  it('fans one change out to many subscribers of the same user through one channel', async () => {
+    const [friend, ...viewers] = users('friend', 'v1', 'v2', 'v3', 'v4', 'v5');
+    await befriend(friend!, viewers);
+    const subs = await Promise.all(viewers.map(async (v) => collect(await connect(v), FriendPresenceChangedDocument, {})));
+    await subscribed(1 + viewers.length); // one shared channel for the friend + one friendship channel each
+    await set(friend!, 'ONLINE');
+    for (const sub of subs) expect((await sub.take(1))[0]!.friendPresenceChanged).toMatchObject({ userId: friend, status: 'ONLINE' });
+  });
+});
