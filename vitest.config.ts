@@ -9,6 +9,8 @@ export default defineConfig({
     // Every file starts its own Redis and servers; two at a time fits this 2-core machine.
     pool: 'forks',
     maxWorkers: 2,
+    // The leak tests force a full GC before measuring the heap.
+    execArgv: ['--expose-gc'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -11,7 +11,7 @@ export interface ServerProcess {
 
 /**
  * Starts `src/main.ts` as its own process, the way a user runs it (`npm start`), on a free port,
- * and waits for its "presence listening" log line to learn the URL.
+ * and waits for its "presence listening" log line (LOG_LEVEL info or lower) to learn the URL.
  */
 export async function startServerProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
