@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ExecutionArgs } from 'graphql';
 import { createYoga } from 'graphql-yoga';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { bearer, createVerifier, type Viewer } from './auth.js';
@@ -13,6 +14,10 @@ import { connectRedis, type RedisClient } from './engine/redis/connect.js';
 import { createKeys } from './engine/redis/keys.js';
 import type { PresenceEngine } from './engine/types.js';
 import { createRedisBus } from './realtime/bus.js';
+import { assertId } from './ids.js';
+import { createLiveness, type Liveness, type SocketSession } from './liveness/index.js';
+import { Status } from './presence.js';
+import { randomUUID } from 'node:crypto';
 import { createLogger, type Logger } from './logger.js';
 import { useErrorCodes } from './plugins/error-codes.js';
 import { schema } from './schema/index.js';
@@ -25,7 +30,11 @@ export interface AppDeps {
 
 /** What the WebSocket transport keeps per connection (graphql-ws `ctx.extra`). */
 // A type alias, not an interface: graphql-ws requires an index-signature-compatible record.
-type SocketExtra = { viewer?: Viewer };
+type SocketExtra = {
+  viewer?: Viewer;
+  /** The device session this socket holds, once opened (awaited on close). */
+  session?: Promise<SocketSession | null>;
+};
 
 export interface App {
   /** Listens on config.host:config.port (0 picks a free port); resolves with the base URL. */
@@ -34,6 +43,7 @@ export interface App {
   stop(): Promise<void>;
   readonly engine: PresenceEngine;
   readonly server: Server;
+  readonly liveness: Liveness;
 }
 
 /** Builds the whole service from a Config; only main.ts touches the process. */
@@ -58,6 +68,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   } else {
     engine = createMemoryEngine({ friendship });
   }
+  const liveness = createLiveness(engine, config.liveness, logger);
 
   const verify = createVerifier(config.jwt, config.maxIdLength);
   const viewerFrom = async (authorization: string | null | undefined): Promise<Viewer | null> => {
@@ -80,9 +91,12 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     // HTTP and SSE requests carry the token in a header; WebSocket operations arrive with the
     // viewer already verified at connection time (see onConnect below).
     context: async (initial) => {
-      const socketViewer = (initial as { socketViewer?: Viewer }).socketViewer;
-      const viewer = socketViewer ?? (await viewerFrom(initial.request.headers.get('authorization')));
-      return createContext(config, engine, viewer);
+      const socket = initial as { socketViewer?: Viewer; socketSession?: SocketSession | null };
+      if (socket.socketViewer) {
+        const session = socket.socketSession ? { ...socket.socketSession, owner: liveness.instanceId } : null;
+        return createContext(config, engine, socket.socketViewer, session);
+      }
+      return createContext(config, engine, await viewerFrom(initial.request.headers.get('authorization')));
     },
   });
 
@@ -95,20 +109,48 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     {
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
-      // A missing or bad token closes the socket with 4403 before any operation runs.
+      // A missing or bad token closes the socket with 4403 before any operation runs. A good one
+      // opens the connection's device session: the user is present while the socket lives.
       onConnect: async (ctx) => {
-        const auth = ctx.connectionParams?.['authorization'] ?? ctx.connectionParams?.['Authorization'];
+        const params = ctx.connectionParams ?? {};
+        const auth = params['authorization'] ?? params['Authorization'];
+        let viewer: Viewer | null;
         try {
-          const viewer = typeof auth === 'string' ? await viewerFrom(auth) : null;
-          if (!viewer) return false;
-          ctx.extra.viewer = viewer;
-          return true;
+          viewer = typeof auth === 'string' ? await viewerFrom(auth) : null;
         } catch {
+          viewer = null;
+        }
+        if (!viewer) return false;
+        const deviceId = params['deviceId'] ?? `ws-${randomUUID()}`;
+        const status = params['status'] === 'AWAY' ? Status.AWAY : params['status'] === 'ONLINE' ? Status.ONLINE : null;
+        try {
+          if (typeof deviceId !== 'string') throw new TypeError('deviceId must be a string');
+          assertId(deviceId, config.maxIdLength, 'deviceId');
+        } catch {
+          ctx.extra.socket.close(CloseCode.BadRequest, 'connectionParams.deviceId is not a valid id');
           return false;
         }
+        ctx.extra.viewer = viewer;
+        ctx.extra.session = liveness.open(viewer.userId, deviceId, status).catch((err: Error) => {
+          logger.warn({ err: err.message }, 'could not open a socket session');
+          return null;
+        });
+        // Present before the client may run anything, so its first query already sees itself online.
+        return (await ctx.extra.session) !== null;
+      },
+      onClose: async (ctx) => {
+        const session = await ctx.extra.session;
+        if (session) await liveness.close(session);
       },
       onSubscribe: async (ctx, _id, params) => {
-        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params, socketViewer: ctx.extra.viewer });
+        const enveloped = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+          socketViewer: ctx.extra.viewer,
+          socketSession: await ctx.extra.session,
+        });
         let document;
         try {
           document = enveloped.parse(params.query);
@@ -128,13 +170,16 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       },
     },
     wss,
+    config.liveness.keepAliveMs,
   );
   let stopped: Promise<void> | null = null;
 
   return {
     engine,
     server,
+    liveness,
     async start() {
+      await liveness.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => {
@@ -158,12 +203,14 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       return { url, port };
     },
     stop() {
+      // Graceful: stop accepting, tell every socket to go elsewhere (1001), and let its session
+      // linger for the grace so a client that reconnects to another instance sends no OFFLINE.
       stopped ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         await ws.dispose();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        });
+        await liveness.stop();
+        server.closeAllConnections();
+        await closed;
         await engine.close();
         await Promise.all(owned.map((c) => c.quit().catch(() => c.disconnect())));
         logger.info('presence stopped');

@@ -54,6 +54,25 @@ export interface Config {
   graphiql: boolean;
   /** pino level. @default 'info' ('silent' under test) */
   logLevel: string;
+  liveness: LivenessConfig;
+}
+
+/** Timings of sessions and instances (PRESENCE.md explains how they add up to the ghost bound). */
+export interface LivenessConfig {
+  /** After a user's last session ends, how long until they turn OFFLINE. @default 10_000 // 10 s */
+  graceMs: number;
+  /** How long an HTTP client's session lives after its last heartbeat. @default 30_000 // 30 s */
+  httpTtlMs: number;
+  /** An instance's lease in Redis, renewed every third of it. @default 10_000 // 10 s */
+  leaseMs: number;
+  /** How often an instance looks for expired sessions and dead instances. @default 1_000 // 1 s */
+  sweepIntervalMs: number;
+  /** Offline users' records are removed after this long. @default 604_800_000 // 7 days */
+  retentionMs: number;
+  /** How often every bucket is scanned for records past retention. @default 60_000 // 1 min */
+  retentionScanMs: number;
+  /** WebSocket ping interval; a socket that misses a pong is closed. 0 disables. @default 10_000 // 10 s */
+  keepAliveMs: number;
 }
 
 export class ConfigError extends Error {
@@ -178,5 +197,14 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
       nodeEnv === 'test' ? 'silent' : 'info',
     ),
+    liveness: Object.freeze({
+      graceMs: int(env, 'PRESENCE_GRACE_MS', 10_000, 0, 3_600_000),
+      httpTtlMs: int(env, 'PRESENCE_HTTP_TTL_MS', 30_000, 100, 86_400_000),
+      leaseMs: int(env, 'PRESENCE_LEASE_MS', 10_000, 300, 600_000),
+      sweepIntervalMs: int(env, 'PRESENCE_SWEEP_INTERVAL_MS', 1_000, 20, 60_000),
+      retentionMs: int(env, 'PRESENCE_RETENTION_MS', 604_800_000, 1_000, 10 * 365 * 86_400_000),
+      retentionScanMs: int(env, 'PRESENCE_RETENTION_SCAN_MS', 60_000, 100, 86_400_000),
+      keepAliveMs: int(env, 'WS_KEEPALIVE_MS', 10_000, 0, 600_000),
+    }),
   });
 }

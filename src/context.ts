@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import type { Viewer } from './auth.js';
 import type { Config } from './config.js';
 import type { LoadedPresence, PresenceEngine } from './engine/types.js';
+import type { SocketSession } from './liveness/index.js';
 import { project, type PresenceView, type Relation } from './presence.js';
 
 /** What every resolver gets. Built once per HTTP request or per WebSocket operation. */
@@ -9,13 +10,20 @@ export interface Context {
   viewer: Viewer | null;
   config: Readonly<Config>;
   engine: PresenceEngine;
+  /** The device session of the WebSocket this operation came on; null over HTTP. */
+  session: (SocketSession & { owner: string }) | null;
   /** Batches every presence read of one request into one engine.load() (one Redis round trip). */
   presence: DataLoader<string, LoadedPresence>;
   /** The viewer's view of `userId`, applying the visibility rule. */
   view(userId: string, loaded: LoadedPresence): PresenceView;
 }
 
-export function createContext(config: Readonly<Config>, engine: PresenceEngine, viewer: Viewer | null): Context {
+export function createContext(
+  config: Readonly<Config>,
+  engine: PresenceEngine,
+  viewer: Viewer | null,
+  session: Context['session'] = null,
+): Context {
   const viewerId = viewer?.userId ?? null;
   const relation = (userId: string, friend: boolean): Relation =>
     userId === viewerId ? 'self' : friend ? 'friend' : 'other';
@@ -23,6 +31,7 @@ export function createContext(config: Readonly<Config>, engine: PresenceEngine, 
     viewer,
     config,
     engine,
+    session,
     // Cache on: a request naming one id twice reads it once and sees one answer.
     presence: new DataLoader((ids) => engine.load(viewerId, ids), { maxBatchSize: 10_000 }),
     view: (userId, loaded) => project(userId, loaded.record, relation(userId, loaded.friend), config.visibility, Date.now()),

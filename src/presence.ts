@@ -16,7 +16,13 @@ export type StatusCode = (typeof Status)[StatusName];
 export const statusNames = Object.keys(Status) as StatusName[];
 export const statusName = (code: number): StatusName => statusNames[code] ?? 'OFFLINE';
 
-/** What an engine keeps per user: ~26 bytes in Redis (see README, "Redis layout"). */
+/**
+ * A status chosen to hold across devices until changed (BUSY, INVISIBLE); 0 when none. It is
+ * kept while the user is offline, so a user who went invisible comes back invisible.
+ */
+export type Sticky = 0 | typeof Status.BUSY | typeof Status.INVISIBLE;
+
+/** What an engine keeps per user: one integer in Redis (see README, "Redis layout"). */
 export interface StoredPresence {
   status: StatusCode;
   /**
@@ -24,6 +30,40 @@ export interface StoredPresence {
    * user, so it doubles as the user's version. For an offline user it is when they went offline.
    */
   t: number;
+  sticky: Sticky;
+}
+
+/** The stored integer: `t * 32 + stickyBits * 8 + status` (sticky bits: 0 none, 1 BUSY, 2 INVISIBLE). */
+export function encodeRecord(r: StoredPresence): number {
+  return r.t * 32 + (r.sticky === Status.BUSY ? 1 : r.sticky === Status.INVISIBLE ? 2 : 0) * 8 + r.status;
+}
+export function decodeRecord(v: number): StoredPresence {
+  const status = (v % 8) as StatusCode;
+  const bits = Math.floor(v / 8) % 4;
+  return { status, t: Math.floor(v / 32), sticky: bits === 1 ? Status.BUSY : bits === 2 ? Status.INVISIBLE : 0 };
+}
+
+/**
+ * One device session of a user. A socket session lives while the instance `owner` holds the
+ * socket; a deadline session (an HTTP client's heartbeat, or the grace period after a socket
+ * closed) lives until `expiresAt`. `status` is the device's own activity: ONLINE or AWAY.
+ */
+export type Session =
+  | { kind: 'socket'; status: typeof Status.ONLINE | typeof Status.AWAY; owner: string }
+  | { kind: 'deadline'; status: typeof Status.ONLINE | typeof Status.AWAY; expiresAt: number };
+
+/**
+ * The multi-device rule: OFFLINE without a live session; otherwise a sticky BUSY or INVISIBLE
+ * wins; otherwise ONLINE if any device is ONLINE, else AWAY.
+ */
+export function effectiveStatus(sessions: Iterable<Session>, sticky: Sticky): StatusCode {
+  let present = false;
+  for (const s of sessions) {
+    present = true;
+    if (s.status === Status.ONLINE && !sticky) return Status.ONLINE;
+  }
+  if (!present) return Status.OFFLINE;
+  return sticky || Status.AWAY;
 }
 
 /** One state change, as published to the user's channel. */
@@ -35,16 +75,16 @@ export interface PresenceChange {
 }
 
 /**
- * The next stored state when `userId` asks for `status`, or null when nothing changes.
+ * The record to store after a change to `status`/`sticky`, or null when nothing is to be written.
  * The Redis Lua script implements exactly this; the memory engine calls it directly.
  */
-export function nextPresence(prev: StoredPresence | null, status: StatusCode, now: number): StoredPresence | null {
-  if (!prev) return { status, t: now };
-  if (prev.status === status) return null;
+export function nextRecord(prev: StoredPresence | null, status: StatusCode, sticky: Sticky, now: number): StoredPresence | null {
+  if (!prev) return status === Status.OFFLINE && !sticky ? null : { status, t: now, sticky };
+  if (prev.status === status) return prev.sticky === sticky ? null : { ...prev, sticky };
   // Leaving INVISIBLE for OFFLINE keeps the moment the user vanished as their last-active time:
   // friends saw them go offline then, and the real time would reveal activity while hidden.
   const t = prev.status === Status.INVISIBLE && status === Status.OFFLINE ? prev.t + 1 : Math.max(now, prev.t + 1);
-  return { status, t };
+  return { status, t, sticky };
 }
 
 /** How the viewer relates to the user they read. */

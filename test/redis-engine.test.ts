@@ -60,7 +60,7 @@ describe('Redis engine', () => {
     const inspect = redis.client();
     expect(field).toHaveLength(16);
     const stored = await inspect.hgetBuffer(key, field);
-    expect(Number(stored!.toString())).toBe(setPresence.version * 8 + 2);
+    expect(Number(stored!.toString())).toBe(setPresence.version * 32 + 2); // t*32 + no sticky + AWAY
     expect(await inspect.object('ENCODING', key)).toBe('listpack');
   });
 

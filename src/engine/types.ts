@@ -1,4 +1,4 @@
-import type { PresenceChange, StatusCode, StoredPresence } from '../presence.js';
+import type { StatusCode, StoredPresence } from '../presence.js';
 import type { Bus } from '../realtime/bus.js';
 
 /** A stored record together with whether its owner counts the viewer as a friend. */
@@ -8,34 +8,84 @@ export interface LoadedPresence {
   friend: boolean;
 }
 
-export interface SetStatusResult {
-  /** The stored state after the call (unchanged when `changed` is false). */
-  record: StoredPresence;
+export interface ChangeResult {
+  /** The user's record after the call (null: nothing stored, e.g. never seen or removed by retention). */
+  record: StoredPresence | null;
+  /** Whether the visible status changed (and an event was published). */
   changed: boolean;
+}
+
+/** Where setPresence comes from: a device session, or (HTTP without deviceId) the user as a whole. */
+export interface SessionTarget {
+  /** null: OFFLINE ends every session of the user; other statuses use the 'default' device. */
+  sessionId: string | null;
+  /** The instance holding the device's socket; null for HTTP clients (a deadline session). */
+  owner: string | null;
+}
+
+/** A dead instance, claimed for takeover. */
+export interface DeadInstance {
+  id: string;
+  /** The last moment it was known alive (ms); its sessions' grace counts from here. */
+  lastAliveMs: number;
 }
 
 /**
  * The storage seam. Two implementations: `redis` (the real one, any topology) and `memory`
- * (one process, nothing installed). Both pass the same contract suite (test/contract.test.ts).
+ * (one process, nothing installed). Both pass the same contract suites (test/contract.test.ts,
+ * test/realtime.test.ts, test/liveness.test.ts).
+ *
+ * Every per-user operation is atomic and publishes the change on `bus` when the user's visible
+ * status changes. All are idempotent, which is what makes takeover and sweeping safe to repeat.
  */
 export interface PresenceEngine {
   readonly kind: 'memory' | 'redis';
   /** Where this engine's changes are published: subscriptions listen here. */
   readonly bus: Bus;
+
   /**
    * Records for `ids`, in their order and length (duplicates allowed), plus friendship with
-   * `viewerId` when it is given. One round trip to the store per call, however many ids.
+   * `viewerId` when it is given. One round trip per Redis node per call, however many ids.
    */
   load(viewerId: string | null, ids: readonly string[]): Promise<LoadedPresence[]>;
-  /** Atomically applies `nextPresence` and publishes the change when there is one. */
-  setStatus(userId: string, status: StatusCode, nowMs: number): Promise<SetStatusResult>;
+
+  // ---- sessions (src/liveness) ----------------------------------------------------------------
+  /** setPresence: OFFLINE ends the device session (or all); others set it, creating it if needed. */
+  setStatus(userId: string, status: StatusCode, target: SessionTarget, ttlMs: number, nowMs: number): Promise<ChangeResult>;
+  /** A socket connected: the device's session is held by instance `owner`. */
+  openSession(userId: string, sessionId: string, owner: string, status: StatusCode | null, nowMs: number): Promise<ChangeResult>;
+  /** The socket closed: the session lingers for `graceMs`, then ends (no-op unless `owner` holds it). */
+  closeSession(userId: string, sessionId: string, owner: string, graceMs: number, nowMs: number): Promise<ChangeResult>;
+  /** Instance `owner` died: end its session at `deadlineMs` (at once if past). */
+  takeOverSession(userId: string, sessionId: string, owner: string, deadlineMs: number, nowMs: number): Promise<ChangeResult>;
+  /** HTTP heartbeat: keep the device's session alive for `ttlMs` more. */
+  heartbeat(userId: string, sessionId: string, ttlMs: number, nowMs: number): Promise<ChangeResult>;
+  /** Ends every deadline session that has expired; returns how many users were re-evaluated. */
+  sweepDeadlines(nowMs: number): Promise<number>;
+  /** Removes records of users offline since before `cutoffMs`; returns how many. */
+  sweepRetention(cutoffMs: number, claimMs: number): Promise<number>;
+  /** Users present now (exact). */
+  onlineCount(): Promise<number>;
+
+  // ---- instances (src/liveness) ---------------------------------------------------------------
+  /** Joins (`register`) or renews the instance's lease; false when it was lost to a takeover. */
+  renewLease(instanceId: string, leaseMs: number, register: boolean): Promise<boolean>;
+  /** Records that `instanceId` holds (or no longer holds) a socket session, for takeover. */
+  trackSession(instanceId: string, userId: string, sessionId: string, held: boolean): Promise<void>;
+  /** Claims instances whose lease expired (or whose previous claimer died). */
+  claimDeadInstances(leaseMs: number, claimMs: number): Promise<DeadInstance[]>;
+  /** The socket sessions a (dead) instance held. */
+  sessionsOf(instanceId: string): Promise<{ userId: string; sessionId: string }[]>;
+  /** Drops a taken-over instance's bookkeeping. */
+  forgetInstance(instanceId: string): Promise<void>;
+
+  // ---- friends --------------------------------------------------------------------------------
   /** The user's friends, sorted. */
   friendsOf(userId: string): Promise<string[]>;
   /** Makes each pair mutual friends and publishes the change to both sides; returns how many pairs were new. */
   addFriends(userId: string, friendIds: readonly string[]): Promise<number>;
   /** Ends each friendship (both directions); returns how many pairs existed. */
   removeFriends(userId: string, friendIds: readonly string[]): Promise<number>;
+
   close(): Promise<void>;
 }
-
-export type { PresenceChange };

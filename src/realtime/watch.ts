@@ -37,7 +37,7 @@ export function watchPresence(ctx: Context, target: WatchTarget): AsyncIterable<
     let stopped = false;
 
     const view = (userId: string, status: StatusCode, t: number) =>
-      project(userId, { status, t }, userId === viewerId ? 'self' : friends.has(userId) ? 'friend' : 'other', ctx.config.visibility, t);
+      project(userId, { status, t, sticky: 0 }, userId === viewerId ? 'self' : friends.has(userId) ? 'friend' : 'other', ctx.config.visibility, t);
 
     const emit = (next: PresenceView, before: PresenceView['status']) => {
       const last = shown.get(next.userId);

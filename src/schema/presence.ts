@@ -52,21 +52,42 @@ builder.queryFields((t) => ({
       });
     },
   }),
+  onlineCount: t.int({
+    description: 'How many users are present now (service tokens only).',
+    authScopes: { service: true },
+    resolve: (_root, _args, ctx) => ctx.engine.onlineCount(),
+  }),
 }));
 
 builder.mutationFields((t) => ({
   setPresence: t.field({
     type: PresenceRef,
-    description: "Sets the caller's status and returns it as the caller sees it.",
+    description:
+      "Sets the caller's status and returns it as the caller sees it. ONLINE and AWAY are the device's own; BUSY and INVISIBLE hold across the user's devices until changed. OFFLINE ends the device's session at once (every session when deviceId is omitted over HTTP). Over HTTP the device's session then lives for the heartbeat TTL.",
     authScopes: { user: true },
     args: {
       status: t.arg({ type: PresenceStatus, required: true }),
-      deviceId: t.arg.string({ required: false, description: 'The device this status comes from.' }),
+      deviceId: t.arg.string({ required: false, description: "The device this status comes from (default: this socket's device over WebSocket)." }),
     },
     resolve: async (_root, { status, deviceId }, ctx) => {
       if (deviceId !== null && deviceId !== undefined) assertId(deviceId, ctx.config.maxIdLength, 'deviceId');
       const id = ctx.viewer!.userId;
-      const { record } = await ctx.engine.setStatus(id, Status[status], Date.now());
+      const socket = ctx.session && (deviceId ?? ctx.session.sessionId) === ctx.session.sessionId ? ctx.session : null;
+      const target = { sessionId: deviceId ?? socket?.sessionId ?? null, owner: socket?.owner ?? null };
+      const { record } = await ctx.engine.setStatus(id, Status[status], target, ctx.config.liveness.httpTtlMs, Date.now());
+      return ctx.view(id, { record, friend: false });
+    },
+  }),
+  heartbeat: t.field({
+    type: PresenceRef,
+    description:
+      'Keeps the device session of a client without a socket alive for the configured TTL (PRESENCE_HTTP_TTL_MS); a device that stops sending heartbeats ends like a closed socket.',
+    authScopes: { user: true },
+    args: { deviceId: t.arg.string({ required: true }) },
+    resolve: async (_root, { deviceId }, ctx) => {
+      assertId(deviceId, ctx.config.maxIdLength, 'deviceId');
+      const id = ctx.viewer!.userId;
+      const { record } = await ctx.engine.heartbeat(id, deviceId, ctx.config.liveness.httpTtlMs, Date.now());
       return ctx.view(id, { record, friend: false });
     },
   }),

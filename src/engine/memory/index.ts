@@ -1,22 +1,64 @@
-import { nextPresence, type StoredPresence } from '../../presence.js';
+import {
+  effectiveStatus,
+  nextRecord,
+  Status,
+  type Session,
+  type StatusCode,
+  type Sticky,
+  type StoredPresence,
+} from '../../presence.js';
 import { announceFriendship, createMemoryBus } from '../../realtime/bus.js';
-import type { PresenceEngine } from '../types.js';
+import type { ChangeResult, PresenceEngine } from '../types.js';
+
+type Activity = typeof Status.ONLINE | typeof Status.AWAY;
 
 /**
  * The embedded engine: everything in this process, for running one instance with nothing else
- * installed. Same contract as the Redis engine (test/contract.test.ts runs against both), so state
- * changes follow the same nextPresence() rule; it simply forgets everything on restart.
+ * installed. It follows the same rules as the Redis engine's Lua script (presence.ts
+ * effectiveStatus and nextRecord) and passes the same contract suites; it is alone, so instance
+ * leases and takeovers have nothing to do, and it forgets everything on restart.
  */
 export function createMemoryEngine(opts: { friendship: boolean }): PresenceEngine {
   const records = new Map<string, StoredPresence>();
+  const sessions = new Map<string, Map<string, Session>>();
   const friends = new Map<string, Set<string>>();
+  const bus = createMemoryBus();
+  /** Users present now, kept exact on every change (O(1) to read, like the Redis counters). */
+  let online = 0;
+
   const setOf = (id: string) => {
     let s = friends.get(id);
     if (!s) friends.set(id, (s = new Set()));
     return s;
   };
+  const sessionsOf = (userId: string) => {
+    let s = sessions.get(userId);
+    if (!s) sessions.set(userId, (s = new Map()));
+    return s;
+  };
 
-  const bus = createMemoryBus();
+  /** Applies `mutate` to the user's sessions, then re-derives and stores the user's status. */
+  const change = async (
+    userId: string,
+    nowMs: number,
+    mutate: (s: Map<string, Session>, sticky: Sticky) => Sticky = (_s, sticky) => sticky,
+  ): Promise<ChangeResult> => {
+    const prev = records.get(userId) ?? null;
+    const own = sessionsOf(userId);
+    const sticky = mutate(own, prev?.sticky ?? 0);
+    for (const [id, s] of own) if (s.kind === 'deadline' && s.expiresAt <= Date.now()) own.delete(id);
+    if (own.size === 0) sessions.delete(userId);
+    const next = nextRecord(prev, effectiveStatus(own.values(), sticky), sticky, Math.floor(nowMs));
+    if (!next) return { record: prev, changed: false };
+    records.set(userId, next);
+    const present = (r: StoredPresence | null) => r !== null && r.status !== Status.OFFLINE;
+    if (present(prev) !== present(next)) online += present(next) ? 1 : -1;
+    const changed = prev?.status !== next.status && !(prev === null && next.status === Status.OFFLINE);
+    if (changed) await bus.publish('presence', userId, { userId, prev: prev?.status ?? 0, status: next.status, t: next.t });
+    return { record: next, changed };
+  };
+  const activityOf = (s: StatusCode | null | undefined): Activity | null =>
+    s === Status.ONLINE || s === Status.AWAY ? s : null;
 
   return {
     kind: 'memory',
@@ -27,14 +69,79 @@ export function createMemoryEngine(opts: { friendship: boolean }): PresenceEngin
       return ids.map((id) => ({ record: records.get(id) ?? null, friend: mine?.has(id) ?? false }));
     },
 
-    async setStatus(userId, status, nowMs) {
-      const prev = records.get(userId) ?? null;
-      const next = nextPresence(prev, status, Math.floor(nowMs));
-      if (!next) return { record: prev!, changed: false };
-      records.set(userId, next);
-      await bus.publish('presence', userId, { userId, prev: prev?.status ?? 0, status: next.status, t: next.t });
-      return { record: next, changed: true };
+    setStatus: (userId, status, target, ttlMs, nowMs) =>
+      change(userId, nowMs, (own, sticky) => {
+        if (status === Status.OFFLINE) {
+          if (target.sessionId === null) own.clear();
+          else own.delete(target.sessionId);
+          return sticky;
+        }
+        const id = target.sessionId ?? 'default';
+        const activity = activityOf(status);
+        const existing = own.get(id);
+        const deviceStatus = activity ?? existing?.status ?? Status.ONLINE;
+        if (existing?.kind === 'socket') own.set(id, { ...existing, status: deviceStatus });
+        else if (existing || target.owner === null) own.set(id, { kind: 'deadline', status: deviceStatus, expiresAt: Date.now() + ttlMs });
+        else own.set(id, { kind: 'socket', status: deviceStatus, owner: target.owner });
+        return activity ? 0 : (status as Sticky);
+      }),
+
+    openSession: (userId, sessionId, owner, status, nowMs) =>
+      change(userId, nowMs, (own, sticky) => {
+        const deviceStatus = activityOf(status) ?? own.get(sessionId)?.status ?? Status.ONLINE;
+        own.set(sessionId, { kind: 'socket', status: deviceStatus, owner });
+        return sticky;
+      }),
+
+    closeSession: (userId, sessionId, owner, graceMs, nowMs) =>
+      change(userId, nowMs, (own, sticky) => {
+        const s = own.get(sessionId);
+        if (s?.kind === 'socket' && s.owner === owner) {
+          if (graceMs > 0) own.set(sessionId, { kind: 'deadline', status: s.status, expiresAt: Date.now() + graceMs });
+          else own.delete(sessionId);
+        }
+        return sticky;
+      }),
+
+    takeOverSession: (userId, sessionId, owner, deadlineMs, nowMs) =>
+      change(userId, nowMs, (own, sticky) => {
+        const s = own.get(sessionId);
+        if (s?.kind === 'socket' && s.owner === owner) own.set(sessionId, { kind: 'deadline', status: s.status, expiresAt: deadlineMs });
+        return sticky;
+      }),
+
+    heartbeat: (userId, sessionId, ttlMs, nowMs) =>
+      change(userId, nowMs, (own, sticky) => {
+        const s = own.get(sessionId);
+        if (s?.kind !== 'socket') own.set(sessionId, { kind: 'deadline', status: s?.status ?? Status.ONLINE, expiresAt: Date.now() + ttlMs });
+        return sticky;
+      }),
+
+    async sweepDeadlines(nowMs) {
+      const due = [...sessions].filter(([, own]) => [...own.values()].some((s) => s.kind === 'deadline' && s.expiresAt <= Date.now()));
+      for (const [userId] of due) await change(userId, nowMs);
+      return due.length;
     },
+
+    async sweepRetention(cutoffMs) {
+      let removed = 0;
+      for (const [id, r] of records) {
+        if (r.status === Status.OFFLINE && r.t < cutoffMs) {
+          records.delete(id);
+          removed++;
+        }
+      }
+      return removed;
+    },
+
+    onlineCount: async () => online,
+
+    // Alone in its process: no lease to lose, nobody to take over.
+    renewLease: async () => true,
+    trackSession: async () => {},
+    claimDeadInstances: async () => [],
+    sessionsOf: async () => [],
+    forgetInstance: async () => {},
 
     async friendsOf(userId) {
       return [...(friends.get(userId) ?? [])].sort();

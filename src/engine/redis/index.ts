@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
-import { type StatusCode, type StoredPresence } from '../../presence.js';
+import { decodeRecord, type StatusCode, type StoredPresence } from '../../presence.js';
 import { announceFriendship, type Bus } from '../../realtime/bus.js';
-import type { LoadedPresence, PresenceEngine, SetStatusResult } from '../types.js';
+import type { ChangeResult, LoadedPresence, PresenceEngine } from '../types.js';
 import { batch, type Command, type RedisClient } from './connect.js';
 import { createKeys, type RedisKeys } from './keys.js';
-import { SET_STATUS } from './scripts.js';
+import { CLAIM_DEAD, CLAIM_DUE, PRESENCE, RENEW_LEASE, RETENTION } from './scripts.js';
 
 export interface RedisEngineOptions {
   /** Command connection (reads, scripts, friend sets). Injected: the caller owns its lifecycle. */
@@ -17,25 +17,58 @@ export interface RedisEngineOptions {
   bus: Bus;
 }
 
-type Scripted = { presenceSet(key: string, ...args: (string | Buffer | number)[]): Promise<[number, number, string]> };
+/**
+ * Users claimed per shard and sweep, and how long a claim shields them from other sweepers.
+ * @default 500 users, 5_000 ms
+ */
+const SWEEP_LIMIT = 500;
+const SWEEP_RETRY_MS = 5_000;
+
+type Arg = string | Buffer | number;
+type Scripted = {
+  presence(...args: Arg[]): Promise<[number, number, string, number]>;
+  claimDue(key: string, ...args: Arg[]): Promise<string[]>;
+  renewLease(key: string, ...args: Arg[]): Promise<number>;
+  claimDead(...args: Arg[]): Promise<string[]>;
+  retention(key: string, cutoff: Arg): Promise<number>;
+};
 
 export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { keys: RedisKeys } {
-  const { client } = opts;
+  const { client, bus } = opts;
   const keys = createKeys(opts.prefix, opts.buckets);
-  (client as Redis).defineCommand('presenceSet', { numberOfKeys: 1, lua: SET_STATUS });
+  const define = (name: string, numberOfKeys: number, lua: string) =>
+    (client as Redis).defineCommand(name, { numberOfKeys, lua });
+  define('presence', 4, PRESENCE);
+  define('claimDue', 1, CLAIM_DUE);
+  define('renewLease', 1, RENEW_LEASE);
+  define('claimDead', 3, CLAIM_DEAD);
+  define('retention', 1, RETENTION);
   const scripted = client as unknown as Scripted;
 
-  const decode = (raw: string | null): StoredPresence | null => {
-    if (raw === null) return null;
-    const v = Number(raw);
-    const status = (v % 8) as StatusCode;
-    return { status, t: (v - status) / 8 };
-  };
+  const decode = (raw: string | null): StoredPresence | null => (raw === null ? null : decodeRecord(Number(raw)));
+
+  /** The arguments of one PRESENCE call for `userId`, before the op's own. */
+  const presenceArgs = (op: string, userId: string, nowMs: number): Arg[] => [
+    ...keys.userKeys(userId),
+    op,
+    keys.locate(userId).field,
+    userId,
+    keys.userChannel(userId),
+    JSON.stringify(userId),
+    Math.floor(nowMs),
+  ];
+  const result = ([changed, status, t, sticky]: [number, number, string, number]): ChangeResult => ({
+    changed: changed === 1,
+    record: t === '0' && status === 0 && sticky === 0 ? null : { status: status as StatusCode, t: Number(t), sticky: sticky as 0 },
+  });
+  const run = async (op: string, userId: string, nowMs: number, ...rest: Arg[]) =>
+    result(await scripted.presence(...presenceArgs(op, userId, nowMs), ...rest));
+  const code = (s: StatusCode | null) => (s === null ? '' : String(s));
 
   return {
     kind: 'redis',
     keys,
-    bus: opts.bus,
+    bus,
 
     async load(viewerId, ids) {
       // One HMGET per bucket plus one SMISMEMBER, sent together: a single round trip per node.
@@ -66,17 +99,86 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
       return out;
     },
 
-    async setStatus(userId, status, nowMs): Promise<SetStatusResult> {
-      const { key, field } = keys.locate(userId);
-      const [changed, prev, t] = await scripted.presenceSet(
-        key,
-        field,
-        status,
-        Math.floor(nowMs),
-        keys.userChannel(userId),
-        JSON.stringify(userId),
+    setStatus: (userId, status, target, ttlMs, nowMs) =>
+      run('set', userId, nowMs, target.sessionId ?? (status === 0 ? '' : 'default'), status, ttlMs, target.owner ?? ''),
+    openSession: (userId, sessionId, owner, status, nowMs) => run('open', userId, nowMs, sessionId, owner, code(status)),
+    closeSession: (userId, sessionId, owner, graceMs, nowMs) => run('close', userId, nowMs, sessionId, owner, graceMs),
+    takeOverSession: (userId, sessionId, owner, deadlineMs, nowMs) =>
+      run('takeover', userId, nowMs, sessionId, owner, Math.floor(deadlineMs)),
+    heartbeat: (userId, sessionId, ttlMs, nowMs) => run('beat', userId, nowMs, sessionId, ttlMs, ''),
+
+    async sweepDeadlines(nowMs) {
+      // Every shard's index in one pipeline per node, then one re-evaluation per due user.
+      const shards = Array.from({ length: keys.shards }, (_, s) => s);
+      const due = (await batch(
+        client,
+        shards.map((s) => ['claimDue', keys.deadlines(s), SWEEP_LIMIT, SWEEP_RETRY_MS]),
+      )) as string[][];
+      const users = due.flat();
+      if (users.length === 0) return 0;
+      await batch(
+        client,
+        users.map((u) => ['presence', ...presenceArgs('expire', u, nowMs)] as Command),
       );
-      return { changed: changed === 1, record: { status: changed === 1 ? status : (prev as StatusCode), t: Number(t) } };
+      return users.length;
+    },
+
+    async sweepRetention(cutoffMs, claimMs) {
+      // Each shard is scanned by one instance per period: the first to claim it.
+      const shards = Array.from({ length: keys.shards }, (_, s) => s);
+      const claims = (await batch(
+        client,
+        shards.map((s) => ['set', keys.retentionClaim(s), '1', 'PX', claimMs, 'NX']),
+      )) as (string | null)[];
+      const mine = shards.filter((_, i) => claims[i] === 'OK');
+      const counts = (await batch(
+        client,
+        mine.flatMap((s) => keys.bucketsOfShard(s).map((b) => ['retention', b, Math.floor(cutoffMs)] as Command)),
+      )) as number[];
+      return counts.reduce((a, b) => a + b, 0);
+    },
+
+    async onlineCount() {
+      const counts = (await batch(
+        client,
+        Array.from({ length: keys.shards }, (_, s) => ['get', keys.online(s)] as Command),
+      )) as (string | null)[];
+      return counts.reduce((sum, c) => sum + Number(c ?? 0), 0);
+    },
+
+    async renewLease(instanceId, leaseMs, register) {
+      return (await scripted.renewLease(keys.instancesLive, instanceId, leaseMs, register ? '1' : '0')) === 1;
+    },
+
+    async trackSession(instanceId, userId, sessionId, held) {
+      const member = JSON.stringify([userId, sessionId]);
+      if (held) await client.sadd(keys.instanceSessions(instanceId), member);
+      else await client.srem(keys.instanceSessions(instanceId), member);
+    },
+
+    async claimDeadInstances(leaseMs, claimMs) {
+      const flat = await scripted.claimDead(keys.instancesLive, keys.instancesDead, keys.instancesAlive, leaseMs, claimMs, 100);
+      const out = [];
+      for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, lastAliveMs: Number(flat[i + 1]) });
+      return out;
+    },
+
+    async sessionsOf(instanceId) {
+      const members = await client.smembers(keys.instanceSessions(instanceId));
+      return members.flatMap((m) => {
+        const pair: unknown = JSON.parse(m);
+        return Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string'
+          ? [{ userId: pair[0], sessionId: pair[1] }]
+          : [];
+      });
+    },
+
+    async forgetInstance(instanceId) {
+      await client.del(keys.instanceSessions(instanceId));
+      await batch(client, [
+        ['zrem', keys.instancesDead, instanceId],
+        ['hdel', keys.instancesAlive, instanceId],
+      ]);
     },
 
     async friendsOf(userId) {
@@ -84,16 +186,11 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
       return ids.sort();
     },
 
-    async addFriends(userId, friendIds) {
-      return mutateFriendship(client, keys, opts.bus, 'sadd', userId, friendIds);
-    },
-
-    async removeFriends(userId, friendIds) {
-      return mutateFriendship(client, keys, opts.bus, 'srem', userId, friendIds);
-    },
+    addFriends: (userId, friendIds) => mutateFriendship(client, keys, bus, 'sadd', userId, friendIds),
+    removeFriends: (userId, friendIds) => mutateFriendship(client, keys, bus, 'srem', userId, friendIds),
 
     async close() {
-      // The client is injected; its owner quits it.
+      // The connections are injected; their owner quits them.
     },
   };
 }
@@ -122,4 +219,3 @@ async function mutateFriendship(
   await announceFriendship(bus, userId, changed, op === 'sadd' ? 'added' : 'removed');
   return count!;
 }
-

@@ -3,37 +3,76 @@ import { bucketOf, packId } from '../../ids.js';
 /**
  * Every Redis key and channel name Presence uses, in one place (README, "Redis layout").
  *
- * - `<p>{<bucket>}`            hash: packed user id -> `t * 8 + status` (see presence.ts)
- * - `<p>friends:<userId>`      set of the user's friends' ids
- * - `<p>{<bucket>}:u:<userId>` channel: the user's presence changes (src/realtime/bus.ts)
- * - `<p>{<bucket>}:f:<userId>` channel: the user's friend set changes (src/realtime/bus.ts)
+ * Users are hashed to buckets, buckets to shards (bucket % shards). The shard number is the hash
+ * tag, so everything about a user — its bucket, its session hash, its shard's deadline index and
+ * online counter, its channels — lives in one Cluster slot, and one Lua script can change all of
+ * it atomically (sharded pub/sub stays possible too).
  *
- * The bucket number is the hash tag, so a bucket, the Lua script that writes it and the channel it
- * publishes on all live in one Cluster slot (and sharded pub/sub stays possible).
+ * - `<p>{<shard>}:<bucket>`       hash: packed user id -> `t*32 + sticky*8 + status` (presence.ts)
+ * - `<p>{<shard>}:s:<userId>`     hash: the user's live sessions (liveness, scripts.ts)
+ * - `<p>{<shard>}:dl`             sorted set: userId -> earliest session deadline (ms)
+ * - `<p>{<shard>}:on`             counter: users of the shard present now
+ * - `<p>{<shard>}:u:<userId>`     channel: the user's presence changes (realtime/bus.ts)
+ * - `<p>{<shard>}:f:<userId>`     channel: the user's friend set changes (realtime/bus.ts)
+ * - `<p>friends:<userId>`         set: the user's friends
+ * - `<p>{instances}:live`         sorted set: instance id -> lease expiry (ms)
+ * - `<p>{instances}:dead`         sorted set: instance id -> takeover claim expiry (ms)
+ * - `<p>{instances}:alive`        hash: dead instance id -> last moment it was known alive (ms)
+ * - `<p>{i:<instance>}:sessions`  set: the socket sessions an instance holds, for takeover
+ * - `<p>{<shard>}:ret`            string: retention-scan claim of a shard (expires)
  */
 export interface RedisKeys {
   prefix: string;
-  bucket(bucket: number): string;
+  shards: number;
   /** The hash key and field where a user's record lives. */
-  locate(userId: string): { key: string; field: Buffer; bucket: number };
+  locate(userId: string): { key: string; field: Buffer; bucket: number; shard: number };
+  /** The keys of one user's state, in the order the presence script takes them. */
+  userKeys(userId: string): [bucket: string, sessions: string, deadlines: string, online: string];
+  bucketsOfShard(shard: number): string[];
+  deadlines(shard: number): string;
+  online(shard: number): string;
+  retentionClaim(shard: number): string;
   friends(userId: string): string;
   userChannel(userId: string): string;
   friendsChannel(userId: string): string;
+  instancesLive: string;
+  instancesDead: string;
+  instancesAlive: string;
+  instanceSessions(instanceId: string): string;
 }
 
-export function createKeys(prefix: string, buckets: number): RedisKeys {
-  const bucket = (b: number) => `${prefix}{${b}}`;
+export function createKeys(prefix: string, buckets: number, shards = 1024): RedisKeys {
+  const nShards = Math.min(shards, buckets);
+  const tag = (shard: number) => `${prefix}{${shard}}`;
   const locate = (userId: string) => {
     const field = packId(userId);
-    const b = bucketOf(field, buckets);
-    return { key: bucket(b), field, bucket: b };
+    const bucket = bucketOf(field, buckets);
+    const shard = bucket % nShards;
+    return { key: `${tag(shard)}:${bucket}`, field, bucket, shard };
   };
+  const shardOf = (userId: string) => tag(locate(userId).shard);
   return {
     prefix,
-    bucket,
+    shards: nShards,
     locate,
+    userKeys: (userId) => {
+      const { key, shard } = locate(userId);
+      return [key, `${tag(shard)}:s:${userId}`, `${tag(shard)}:dl`, `${tag(shard)}:on`];
+    },
+    bucketsOfShard: (shard) => {
+      const out: string[] = [];
+      for (let b = shard; b < buckets; b += nShards) out.push(`${tag(shard)}:${b}`);
+      return out;
+    },
+    deadlines: (shard) => `${tag(shard)}:dl`,
+    online: (shard) => `${tag(shard)}:on`,
+    retentionClaim: (shard) => `${tag(shard)}:ret`,
     friends: (userId) => `${prefix}friends:${userId}`,
-    userChannel: (userId) => `${bucket(locate(userId).bucket)}:u:${userId}`,
-    friendsChannel: (userId) => `${bucket(locate(userId).bucket)}:f:${userId}`,
+    userChannel: (userId) => `${shardOf(userId)}:u:${userId}`,
+    friendsChannel: (userId) => `${shardOf(userId)}:f:${userId}`,
+    instancesLive: `${prefix}{instances}:live`,
+    instancesDead: `${prefix}{instances}:dead`,
+    instancesAlive: `${prefix}{instances}:alive`,
+    instanceSessions: (id) => `${prefix}{i:${id}}:sessions`,
   };
 }

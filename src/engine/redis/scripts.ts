@@ -1,33 +1,186 @@
 /**
- * Lua scripts, registered with ioredis defineCommand (EVALSHA with a transparent EVAL fallback).
- * Every key a script touches shares one hash tag, so each runs on one Cluster slot.
+ * Lua scripts, registered with ioredis defineCommand (EVALSHA with a transparent EVAL fallback, so
+ * a Redis restart that empties the script cache costs one extra round trip, not an error).
  *
- * Values are `t * 8 + status` (t in ms): one integer, which listpack stores in 9 bytes.
- * Numbers cross the Lua boundary as strings formatted with %d, because Lua 5.1 numbers are
- * doubles and Redis would otherwise print large ones in exponent form.
+ * Numbers cross the Lua boundary as strings formatted with %d, because Lua 5.1 numbers are doubles
+ * and Redis would otherwise print large ones in exponent form (losing digits).
  */
 
 /**
- * KEYS[1] bucket; ARGV: field, status code, now (ms), channel, JSON-encoded user id.
- * Mirrors nextPresence() in src/presence.ts. Writes and publishes in one atomic step, so no
- * instance can see the new state without its event or the event without the state.
- * Returns { changed (0|1), previous status, t }.
+ * Every change to one user, in one atomic step. Mirrors src/engine/memory (same rules, same
+ * contract suite): apply the operation to the user's sessions, drop expired deadline sessions,
+ * derive the effective status (presence.ts effectiveStatus), store the record (presence.ts
+ * nextRecord), keep the shard's deadline index and online counter exact, and publish the change.
+ * All keys share the shard's hash tag, so this runs on one Cluster slot. Deadlines use the Redis
+ * server clock (TIME), so API instances with skewed clocks agree on when a session expires.
+ *
+ * KEYS: bucket hash, the user's session hash, the shard's deadline zset, the shard's online counter
+ * ARGV: op, field, userId, channel, JSON userId, now (API ms, for lastActiveAt), then per op:
+ *   open     sessionId, owner, status ('' = the device's previous status, else ONLINE)
+ *   close    sessionId, owner, graceMs          (socket closed: linger for the grace, or end)
+ *   takeover sessionId, owner, deadline (ms)    (owner died: end at deadline, now if past)
+ *   beat     sessionId, ttlMs, status ('')      (HTTP heartbeat; a no-op for a socket session)
+ *   set      sessionId ('' = every session), status, ttlMs, owner ('' = HTTP)
+ *   expire   (nothing: re-evaluate deadlines)
+ *   read     (nothing: return the record without touching anything)
+ * Session values: 'w' .. status .. owner (socket) | 'd' .. status .. expiresAt (deadline).
+ * Returns { changed (0|1), status, t, sticky code (0|3|4) }.
  */
-export const SET_STATUS = `
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-local status = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-local prev = 0
-local t = now
-if cur then
-  local v = tonumber(cur)
-  prev = v % 8
-  local pt = (v - prev) / 8
-  if prev == status then return {0, prev, string.format('%d', pt)} end
-  if prev == 4 and status == 0 then t = pt + 1 else t = math.max(now, pt + 1) end
+export const PRESENCE = `
+local B, S, D, C = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local op, field, uid = ARGV[1], ARGV[2], ARGV[3]
+local now = tonumber(ARGV[6])
+local tm = redis.call('TIME')
+local rnow = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
+
+local raw = redis.call('HGET', B, field)
+local prevStatus, prevSticky, prevT = 0, 0, 0
+if raw then
+  local v = tonumber(raw)
+  prevStatus = v % 8
+  local bits = math.floor(v / 8) % 4
+  if bits == 1 then prevSticky = 3 elseif bits == 2 then prevSticky = 4 end
+  prevT = math.floor(v / 32)
 end
+if op == 'read' then return {0, prevStatus, string.format('%d', prevT), prevSticky} end
+local sticky = prevSticky
+
+local function put(sid, kind, st, x) redis.call('HSET', S, sid, kind .. st .. x) end
+local function get(sid)
+  local v = redis.call('HGET', S, sid)
+  if not v then return nil end
+  return v:sub(1, 1), tonumber(v:sub(2, 2)), v:sub(3)
+end
+
+if op == 'open' then
+  local kind, st = get(ARGV[7])
+  put(ARGV[7], 'w', tonumber(ARGV[9]) or st or 1, ARGV[8])
+elseif op == 'close' or op == 'takeover' then
+  local kind, st, x = get(ARGV[7])
+  if kind == 'w' and x == ARGV[8] then
+    local deadline = op == 'close' and rnow + tonumber(ARGV[9]) or tonumber(ARGV[9])
+    if deadline > rnow then put(ARGV[7], 'd', st, string.format('%d', deadline)) else redis.call('HDEL', S, ARGV[7]) end
+  end
+elseif op == 'beat' then
+  local kind, st = get(ARGV[7])
+  if kind ~= 'w' then put(ARGV[7], 'd', tonumber(ARGV[9]) or st or 1, string.format('%d', rnow + tonumber(ARGV[8]))) end
+elseif op == 'set' then
+  local sid, status = ARGV[7], tonumber(ARGV[8])
+  if status == 0 then
+    if sid == '' then redis.call('DEL', S) else redis.call('HDEL', S, sid) end
+  else
+    local activity = nil
+    if status == 3 or status == 4 then sticky = status else sticky = 0; activity = status end
+    local kind, st, x = get(sid)
+    if kind == 'w' then put(sid, 'w', activity or st, x)
+    elseif kind == 'd' or ARGV[10] == '' then put(sid, 'd', activity or st or 1, string.format('%d', rnow + tonumber(ARGV[9])))
+    else put(sid, 'w', activity or 1, ARGV[10]) end
+  end
+end
+
+local all = redis.call('HGETALL', S)
+local present, online, earliest = false, false, nil
+for i = 1, #all, 2 do
+  local v = all[i + 1]
+  local kind, x = v:sub(1, 1), v:sub(3)
+  if kind == 'd' and tonumber(x) <= rnow then
+    redis.call('HDEL', S, all[i])
+  else
+    present = true
+    if tonumber(v:sub(2, 2)) == 1 then online = true end
+    if kind == 'd' and (not earliest or tonumber(x) < earliest) then earliest = tonumber(x) end
+  end
+end
+if earliest then redis.call('ZADD', D, earliest, uid) else redis.call('ZREM', D, uid) end
+
+local status = 0
+if present then
+  if sticky ~= 0 then status = sticky elseif online then status = 1 else status = 2 end
+end
+if raw and status == prevStatus and sticky == prevSticky then return {0, status, string.format('%d', prevT), sticky} end
+if not raw and status == 0 and sticky == 0 then return {0, 0, '0', 0} end
+
+local t = prevT
+if status ~= prevStatus then
+  if not raw then t = now
+  elseif prevStatus == 4 and status == 0 then t = prevT + 1
+  else t = math.max(now, prevT + 1) end
+end
+local bits = 0
+if sticky == 3 then bits = 1 elseif sticky == 4 then bits = 2 end
+redis.call('HSET', B, field, string.format('%d', t * 32 + bits * 8 + status))
+if status == prevStatus then return {0, status, string.format('%d', t), sticky} end
+
+if prevStatus == 0 then redis.call('INCR', C) elseif status == 0 then redis.call('DECR', C) end
 local ts = string.format('%d', t)
-redis.call('HSET', KEYS[1], ARGV[1], string.format('%d', t * 8 + status))
-redis.call('PUBLISH', ARGV[4], '{"u":' .. ARGV[5] .. ',"p":' .. prev .. ',"s":' .. status .. ',"t":' .. ts .. '}')
-return {1, prev, ts}
+redis.call('PUBLISH', ARGV[4], '{"u":' .. ARGV[5] .. ',"p":' .. prevStatus .. ',"s":' .. status .. ',"t":' .. ts .. '}')
+return {1, status, ts, sticky}
+`;
+
+/**
+ * Claims the users of one shard whose earliest deadline has passed, pushing their score `retryMs`
+ * ahead so no other sweeper takes them meanwhile. The claimer then runs PRESENCE 'expire' for each,
+ * which rewrites the score from the user's real state; if the claimer dies first, the users come
+ * due again after `retryMs`. KEYS: deadline zset. ARGV: limit, retryMs. Returns user ids.
+ */
+export const CLAIM_DUE = `
+local tm = redis.call('TIME')
+local rnow = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', rnow, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, uid in ipairs(due) do redis.call('ZADD', KEYS[1], rnow + tonumber(ARGV[2]), uid) end
+return due
+`;
+
+/**
+ * Renews an instance's lease. KEYS: live zset. ARGV: instance id, leaseMs, register ('1' to join).
+ * Returns 0 when the instance is no longer registered (another instance took its sessions over
+ * while it was frozen), so it knows to register again and re-open its sessions.
+ */
+export const RENEW_LEASE = `
+local tm = redis.call('TIME')
+local rnow = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
+if ARGV[3] ~= '1' and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], rnow + tonumber(ARGV[2]), ARGV[1])
+return 1
+`;
+
+/**
+ * Claims dead instances: those whose lease expired, and earlier claims whose claimer died.
+ * KEYS: live zset, dead zset, last-alive hash. ARGV: leaseMs, claimMs, limit.
+ * Returns a flat list: instance id, last moment it was known alive (ms), ...
+ */
+export const CLAIM_DEAD = `
+local tm = redis.call('TIME')
+local rnow = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
+local out = {}
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', rnow, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+for i = 1, #expired, 2 do
+  local id, alive = expired[i], string.format('%d', tonumber(expired[i + 1]) - tonumber(ARGV[1]))
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HSET', KEYS[3], id, alive)
+  redis.call('ZADD', KEYS[2], rnow + tonumber(ARGV[2]), id)
+  table.insert(out, id)
+  table.insert(out, alive)
+end
+local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', rnow, 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(stale) do
+  redis.call('ZADD', KEYS[2], rnow + tonumber(ARGV[2]), id)
+  table.insert(out, id)
+  table.insert(out, redis.call('HGET', KEYS[3], id) or string.format('%d', rnow))
+end
+return out
+`;
+
+/** Removes records of users offline since before ARGV[1] (ms) from one bucket. Returns the count. */
+export const RETENTION = `
+local all = redis.call('HGETALL', KEYS[1])
+local removed = 0
+for i = 1, #all, 2 do
+  local v = tonumber(all[i + 1])
+  if v % 8 == 0 and math.floor(v / 32) < tonumber(ARGV[1]) then
+    redis.call('HDEL', KEYS[1], all[i])
+    removed = removed + 1
+  end
+end
+return removed
 `;
