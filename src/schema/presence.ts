@@ -1,5 +1,6 @@
 import { assertId, assertIds } from '../ids.js';
 import { Status, statusNames, type PresenceView } from '../presence.js';
+import type { Context } from '../context.js';
 import { builder } from './builder.js';
 
 export const PresenceStatus = builder.enumType('PresenceStatus', {
@@ -59,6 +60,9 @@ builder.queryFields((t) => ({
   }),
 }));
 
+/** A missed heartbeat ends the session like a closed socket: after the TTL, then the grace. */
+const httpSessionMs = (ctx: Context) => ctx.config.liveness.httpTtlMs + ctx.config.liveness.graceMs;
+
 builder.mutationFields((t) => ({
   setPresence: t.field({
     type: PresenceRef,
@@ -74,7 +78,7 @@ builder.mutationFields((t) => ({
       const id = ctx.viewer!.userId;
       const socket = ctx.session && (deviceId ?? ctx.session.sessionId) === ctx.session.sessionId ? ctx.session : null;
       const target = { sessionId: deviceId ?? socket?.sessionId ?? null, owner: socket?.owner ?? null };
-      const { record } = await ctx.engine.setStatus(id, Status[status], target, ctx.config.liveness.httpTtlMs, Date.now());
+      const { record } = await ctx.engine.setStatus(id, Status[status], target, httpSessionMs(ctx), Date.now());
       return ctx.view(id, { record, friend: false });
     },
   }),
@@ -87,7 +91,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { deviceId }, ctx) => {
       assertId(deviceId, ctx.config.maxIdLength, 'deviceId');
       const id = ctx.viewer!.userId;
-      const { record } = await ctx.engine.heartbeat(id, deviceId, ctx.config.liveness.httpTtlMs, Date.now());
+      const { record } = await ctx.engine.heartbeat(id, deviceId, httpSessionMs(ctx), Date.now());
       return ctx.view(id, { record, friend: false });
     },
   }),

@@ -15,11 +15,13 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  */
 type Documents = {
     "mutation AddFriends($userId: ID!, $friendIds: [ID!]!) {\n  addFriends(userId: $userId, friendIds: $friendIds)\n}\n\nmutation RemoveFriends($userId: ID!, $friendIds: [ID!]!) {\n  removeFriends(userId: $userId, friendIds: $friendIds)\n}": typeof types.AddFriendsDocument,
+    "mutation Heartbeat($deviceId: String!) {\n  heartbeat(deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}\n\nquery OnlineCount {\n  onlineCount\n}": typeof types.HeartbeatDocument,
     "fragment PresenceFields on Presence {\n  userId\n  status\n  lastActiveAt\n  version\n}\n\nquery Me {\n  me {\n    ...PresenceFields\n  }\n}\n\nquery Presences($ids: [ID!]!) {\n  presence(ids: $ids) {\n    ...PresenceFields\n  }\n}\n\nquery Friends {\n  friends {\n    ...PresenceFields\n  }\n}\n\nmutation SetPresence($status: PresenceStatus!, $deviceId: String) {\n  setPresence(status: $status, deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}": typeof types.PresenceFieldsFragmentDoc,
     "subscription FriendPresenceChanged {\n  friendPresenceChanged {\n    ...PresenceFields\n  }\n}\n\nsubscription PresenceChanged($ids: [ID!]!) {\n  presenceChanged(ids: $ids) {\n    ...PresenceFields\n  }\n}": typeof types.FriendPresenceChangedDocument,
 };
 const documents: Documents = {
     "mutation AddFriends($userId: ID!, $friendIds: [ID!]!) {\n  addFriends(userId: $userId, friendIds: $friendIds)\n}\n\nmutation RemoveFriends($userId: ID!, $friendIds: [ID!]!) {\n  removeFriends(userId: $userId, friendIds: $friendIds)\n}": types.AddFriendsDocument,
+    "mutation Heartbeat($deviceId: String!) {\n  heartbeat(deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}\n\nquery OnlineCount {\n  onlineCount\n}": types.HeartbeatDocument,
     "fragment PresenceFields on Presence {\n  userId\n  status\n  lastActiveAt\n  version\n}\n\nquery Me {\n  me {\n    ...PresenceFields\n  }\n}\n\nquery Presences($ids: [ID!]!) {\n  presence(ids: $ids) {\n    ...PresenceFields\n  }\n}\n\nquery Friends {\n  friends {\n    ...PresenceFields\n  }\n}\n\nmutation SetPresence($status: PresenceStatus!, $deviceId: String) {\n  setPresence(status: $status, deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}": types.PresenceFieldsFragmentDoc,
     "subscription FriendPresenceChanged {\n  friendPresenceChanged {\n    ...PresenceFields\n  }\n}\n\nsubscription PresenceChanged($ids: [ID!]!) {\n  presenceChanged(ids: $ids) {\n    ...PresenceFields\n  }\n}": types.FriendPresenceChangedDocument,
 };
@@ -42,6 +44,10 @@ export function graphql(source: string): unknown;
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "mutation AddFriends($userId: ID!, $friendIds: [ID!]!) {\n  addFriends(userId: $userId, friendIds: $friendIds)\n}\n\nmutation RemoveFriends($userId: ID!, $friendIds: [ID!]!) {\n  removeFriends(userId: $userId, friendIds: $friendIds)\n}"): (typeof documents)["mutation AddFriends($userId: ID!, $friendIds: [ID!]!) {\n  addFriends(userId: $userId, friendIds: $friendIds)\n}\n\nmutation RemoveFriends($userId: ID!, $friendIds: [ID!]!) {\n  removeFriends(userId: $userId, friendIds: $friendIds)\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation Heartbeat($deviceId: String!) {\n  heartbeat(deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}\n\nquery OnlineCount {\n  onlineCount\n}"): (typeof documents)["mutation Heartbeat($deviceId: String!) {\n  heartbeat(deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}\n\nquery OnlineCount {\n  onlineCount\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

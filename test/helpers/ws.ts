@@ -5,15 +5,29 @@ import WebSocket from 'ws';
 
 export const wsUrl = (httpUrl: string) => `${httpUrl.replace(/^http/, 'ws')}/graphql`;
 
+export interface WsClientOptions {
+  onClose?: (code: number) => void;
+  /** Connect at once (a device coming online) instead of on the first subscription. */
+  eager?: boolean;
+  deviceId?: string;
+  /** Several URLs: reconnect attempts go round them (a client behind a load balancer). */
+  urls?: string[];
+  retryAttempts?: number;
+}
+
 /** A graphql-ws client that authenticates like Apollo/urql setups do: connectionParams.authorization. */
-export function wsClient(httpUrl: string, token: string | null, onClose?: (code: number) => void): Client {
+export function wsClient(httpUrl: string, token: string | null, opts: WsClientOptions = {}): Client {
+  let attempt = 0;
+  const urls = (opts.urls ?? [httpUrl]).map(wsUrl);
   return createClient({
-    url: wsUrl(httpUrl),
+    url: () => urls[attempt++ % urls.length]!,
     webSocketImpl: WebSocket,
-    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
-    retryAttempts: 0,
-    lazy: true,
-    on: onClose ? { closed: (e) => onClose((e as { code: number }).code) } : {},
+    connectionParams: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(opts.deviceId ? { deviceId: opts.deviceId } : {}) },
+    retryAttempts: opts.retryAttempts ?? 0,
+    retryWait: async () => new Promise((r) => setTimeout(r, 50)),
+    shouldRetry: () => true,
+    lazy: !opts.eager,
+    on: opts.onClose ? { closed: (e) => opts.onClose!((e as { code: number }).code) } : {},
   });
 }
 
