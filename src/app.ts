@@ -193,6 +193,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       logger.info(
         {
           port,
+          instanceId: liveness.instanceId,
           engine: engine.kind,
           redis: config.redis?.kind ?? null,
           visibility: config.visibility,

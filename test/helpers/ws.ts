@@ -27,6 +27,8 @@ export function wsClient(httpUrl: string, token: string | null, opts: WsClientOp
     retryWait: async () => new Promise((r) => setTimeout(r, 50)),
     shouldRetry: () => true,
     lazy: !opts.eager,
+    // An eager device's socket closing (a killed server, a test ending) is expected here.
+    onNonLazyError: () => {},
     on: opts.onClose ? { closed: (e) => opts.onClose!((e as { code: number }).code) } : {},
   });
 }
