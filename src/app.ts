@@ -10,7 +10,7 @@ import type { Config } from './config.js';
 import { createContext, type Context } from './context.js';
 import { createMemoryEngine } from './engine/memory/index.js';
 import { createRedisEngine } from './engine/redis/index.js';
-import { connectRedis, type RedisClient } from './engine/redis/connect.js';
+import { connectRedis, waitReady, type RedisClient } from './engine/redis/connect.js';
 import { createKeys } from './engine/redis/keys.js';
 import type { PresenceEngine } from './engine/types.js';
 import { createRedisBus } from './realtime/bus.js';
@@ -51,6 +51,8 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config);
   const friendship = config.visibility === 'friends';
   const owned: RedisClient[] = [];
+  /** Every Redis connection the app uses (owned or injected): start() waits for them. */
+  const connections: RedisClient[] = [];
   let engine: PresenceEngine;
   if (config.redis) {
     const topology = config.redis;
@@ -58,6 +60,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       const injected = deps.redis?.[role];
       const c = injected ?? connectRedis(topology);
       if (!injected) owned.push(c);
+      connections.push(c);
       c.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection error'));
       return c;
     };
@@ -179,6 +182,9 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     server,
     liveness,
     async start() {
+      // Fail fast when Redis cannot be reached at boot: an orchestrator restarts us, and a Cluster
+      // client must know the slot map before the first batched read.
+      await Promise.all(connections.map((c) => waitReady(c, 15_000)));
       await liveness.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

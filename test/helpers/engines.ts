@@ -1,3 +1,4 @@
+import { startCluster } from './cluster.js';
 import { startRedis, type RedisProcess } from './redis.js';
 
 /**
@@ -19,6 +20,13 @@ export const engines: EngineFixture[] = [
     setup: async () => {
       const redis = await startRedis();
       return { env: { REDIS_URL: redis.url }, redis, teardown: () => redis.stop() };
+    },
+  },
+  {
+    name: 'redis-cluster',
+    setup: async () => {
+      const cluster = await startCluster(3, 0);
+      return { env: { REDIS_CLUSTER_NODES: cluster.seeds }, redis: null, teardown: () => cluster.stop() };
     },
   },
 ];

@@ -27,7 +27,15 @@ export function connectRedis(topology: RedisTopology, opts: RedisConnectOptions 
     case 'standalone':
       return new Redis(topology.url, common);
     case 'sentinel':
-      return new Redis({ ...common, sentinels: topology.sentinels, name: topology.name });
+      return new Redis({
+        ...common,
+        sentinels: topology.sentinels,
+        name: topology.name,
+        // Follow a failover as soon as Sentinel announces it, and treat a write refused by a
+        // demoted primary as a cue to reconnect to the new one (then resend the command).
+        failoverDetector: true,
+        reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+      });
     case 'cluster':
       return new Cluster(topology.nodes, {
         redisOptions: common,
@@ -48,32 +56,49 @@ const routingKey = (cmd: Command) => String(cmd[1]);
  */
 export async function batch(client: RedisClient, commands: Command[]): Promise<unknown[]> {
   if (commands.length === 0) return [];
-  const groups = client instanceof Cluster ? groupByNode(client, commands) : [commands.map((_, i) => i)];
   const results: unknown[] = new Array(commands.length);
-  await Promise.all(
-    groups.map(async (indexes) => {
-      const replies = await client.pipeline(indexes.map((i) => commands[i]!)).exec();
-      if (!replies) throw new EngineError('Redis pipeline was discarded');
-      replies.forEach(([err, value], j) => {
-        if (err) throw new EngineError(`Redis ${commands[indexes[j]!]![0]} failed: ${err.message}`);
-        results[indexes[j]!] = value;
-      });
-    }),
-  );
+  const send = async (indexes: number[], retry: boolean): Promise<void> => {
+    let replies;
+    try {
+      replies = await client.pipeline(indexes.map((i) => commands[i]!)).exec();
+    } catch (err) {
+      // The slot map moved between grouping and sending (a failover): regroup once.
+      if (retry && client instanceof Cluster && /slots? allocation group|same slot/.test((err as Error).message)) {
+        await Promise.all(groupByNode(client, commands, indexes).map((g) => send(g, false)));
+        return;
+      }
+      throw err;
+    }
+    if (!replies) throw new EngineError('Redis pipeline was discarded');
+    replies.forEach(([err, value], j) => {
+      if (err) throw new EngineError(`Redis ${commands[indexes[j]!]![0]} failed: ${err.message}`);
+      results[indexes[j]!] = value;
+    });
+  };
+  const all = commands.map((_, i) => i);
+  await Promise.all((client instanceof Cluster ? groupByNode(client, commands, all) : [all]).map((g) => send(g, true)));
   return results;
 }
 
-function groupByNode(cluster: Cluster, commands: Command[]): number[][] {
+/**
+ * Groups commands the way ioredis accepts a cluster pipeline: all keys served by the same
+ * primary and replicas. Before the slot map is known, each command goes alone (ioredis routes it).
+ */
+function groupByNode(cluster: Cluster, commands: Command[], indexes: number[]): number[][] {
   const byNode = new Map<string, number[]>();
-  commands.forEach((cmd, i) => {
-    const slot = calculateSlot(routingKey(cmd));
-    // Before the slot map is known every command goes in one group and ioredis routes it.
-    const node = cluster.slots[slot]?.[0] ?? '?';
+  const alone: number[][] = [];
+  for (const i of indexes) {
+    const nodes = cluster.slots[calculateSlot(routingKey(commands[i]!))];
+    if (!nodes?.length) {
+      alone.push([i]);
+      continue;
+    }
+    const node = nodes.join(',');
     const group = byNode.get(node);
     if (group) group.push(i);
     else byNode.set(node, [i]);
-  });
-  return [...byNode.values()];
+  }
+  return [...byNode.values(), ...alone];
 }
 
 /** Resolves once the client is connected, or rejects after `timeoutMs`. */
