@@ -5,24 +5,56 @@ import { AddFriendsDocument, FriendPresenceChangedDocument, MeDocument, SetPrese
 import { TEST_SECRET } from './helpers/app.js';
 import { ok } from './helpers/graphql.js';
 import { startServerProcess, type ServerProcess } from './helpers/process.js';
-import { startRedis, type RedisProcess } from './helpers/redis.js';
+import { startCluster } from './helpers/cluster.js';
+import { startRedis } from './helpers/redis.js';
 import { collect, waitFor, wsClient } from './helpers/ws.js';
 
-// Two API processes on one Redis, started the way a user starts them (npm start with REDIS_URL).
-describe('fan-out across instances', () => {
-  let redis: RedisProcess;
+/** A Redis topology for two API processes, and how many subscribers a channel has across it. */
+interface Topology {
+  name: string;
+  start(): Promise<{ env: Record<string, string>; numsub(channel: string): Promise<number>; stop(): Promise<void> }>;
+}
+const topologies: Topology[] = [
+  {
+    name: 'one Redis',
+    start: async () => {
+      const redis = await startRedis();
+      return {
+        env: { REDIS_URL: redis.url },
+        numsub: async (channel) => ((await redis.client().pubsub('NUMSUB', channel)) as [string, number])[1],
+        stop: () => redis.stop(),
+      };
+    },
+  },
+  {
+    name: 'Redis Cluster',
+    start: async () => {
+      const cluster = await startCluster(3, 0);
+      return {
+        env: { REDIS_CLUSTER_NODES: cluster.seeds },
+        // Classic pub/sub: each subscriber is counted on the node its connection uses.
+        numsub: async (channel) => {
+          const counts = await Promise.all(cluster.nodes.map(async (n) => ((await cluster.client(n.port).pubsub('NUMSUB', channel)) as [string, number])[1]));
+          return counts.reduce((x, y) => x + y, 0);
+        },
+        stop: () => cluster.stop(),
+      };
+    },
+  },
+];
+
+// Two API processes on one Redis deployment, started the way a user starts them (npm start).
+describe.each(topologies)('fan-out across instances on $name', (topology) => {
+  let redis: Awaited<ReturnType<Topology['start']>>;
   let a: ServerProcess;
   let b: ServerProcess;
   const keys = createKeys('presence:', 65_536);
   const token = (sub: string, service = false) => signToken(TEST_SECRET, sub, { service });
-  const numsub = async (channel: string) => {
-    const [, count] = (await redis.client().pubsub('NUMSUB', channel)) as [string, number];
-    return count;
-  };
+  const numsub = (channel: string) => redis.numsub(channel);
 
   beforeAll(async () => {
-    redis = await startRedis();
-    const env = { REDIS_URL: redis.url, JWT_SECRET: TEST_SECRET, NODE_ENV: 'test', LOG_LEVEL: 'info' };
+    redis = await topology.start();
+    const env = { ...redis.env, JWT_SECRET: TEST_SECRET, NODE_ENV: 'test', LOG_LEVEL: 'info' };
     [a, b] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
   });
   afterAll(async () => {

@@ -63,17 +63,26 @@ export async function startCluster(primaries = 3, replicas = 1): Promise<RedisCl
     '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes',
   ]);
   const client = (port: number) => {
+    // Never fall back to ioredis' default port: that is the shared Redis.
+    if (!nodes.some((n) => n.port === port)) throw new Error(`port ${port} is not a node of this cluster`);
     const c = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
     c.on('error', () => {});
     clients.push(c);
     return c;
   };
-  // Ready when every node agrees the cluster is ok and knows every node.
+  // Ready when every node agrees the cluster is ok and knows every node, and every slot range
+  // lists its replicas.
   const deadline = Date.now() + 30_000;
   for (const n of nodes) {
     for (;;) {
       const info = (await client(n.port).cluster('INFO')) as string;
-      if (info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${nodes.length}`)) break;
+      const ranges = await client(n.port).cluster('SLOTS');
+      if (
+        info.includes('cluster_state:ok') &&
+        info.includes(`cluster_known_nodes:${nodes.length}`) &&
+        ranges.every((r) => r.length - 2 === 1 + replicas)
+      )
+        break;
       if (Date.now() > deadline) throw new Error(`cluster did not become ok:\n${info}`);
       await new Promise((r) => setTimeout(r, 100));
     }
