@@ -1,26 +1,26 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ExecutionArgs } from 'graphql';
-import { createYoga } from 'graphql-yoga';
-import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
+import { createYoga, useReadinessCheck } from 'graphql-yoga';
 import { bearer, createVerifier, type Viewer } from './auth.js';
 import type { Config } from './config.js';
 import { createContext, type Context } from './context.js';
+import { instrument } from './engine/instrument.js';
 import { createMemoryEngine } from './engine/memory/index.js';
-import { createRedisEngine } from './engine/redis/index.js';
 import { connectRedis, waitReady, type RedisClient } from './engine/redis/connect.js';
+import { createRedisEngine } from './engine/redis/index.js';
 import { createKeys } from './engine/redis/keys.js';
 import type { PresenceEngine } from './engine/types.js';
-import { createRedisBus } from './realtime/bus.js';
-import { assertId } from './ids.js';
-import { createLiveness, type Liveness, type SocketSession } from './liveness/index.js';
-import { Status } from './presence.js';
-import { randomUUID } from 'node:crypto';
+import { createLiveness, type Liveness } from './liveness/index.js';
 import { createLogger, type Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { useErrorCodes } from './plugins/error-codes.js';
+import { createRedisBus } from './realtime/bus.js';
 import { schema } from './schema/index.js';
+import { attachWebSocket, type SocketContext } from './transport/ws.js';
 
 export interface AppDeps {
   logger?: Logger;
@@ -28,27 +28,21 @@ export interface AppDeps {
   redis?: { command?: RedisClient; publisher?: RedisClient; subscriber?: RedisClient };
 }
 
-/** What the WebSocket transport keeps per connection (graphql-ws `ctx.extra`). */
-// A type alias, not an interface: graphql-ws requires an index-signature-compatible record.
-type SocketExtra = {
-  viewer?: Viewer;
-  /** The device session this socket holds, once opened (awaited on close). */
-  session?: Promise<SocketSession | null>;
-};
-
 export interface App {
   /** Listens on config.host:config.port (0 picks a free port); resolves with the base URL. */
   start(): Promise<{ url: string; port: number }>;
-  /** Stops accepting, closes connections and Redis clients. Safe to call twice. */
+  /** Graceful: stops accepting, hands sessions over with grace, closes Redis. Safe to call twice. */
   stop(): Promise<void>;
   readonly engine: PresenceEngine;
   readonly server: Server;
   readonly liveness: Liveness;
+  readonly metrics: Metrics;
 }
 
 /** Builds the whole service from a Config; only main.ts touches the process. */
 export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config);
+  const metrics = createMetrics();
   const friendship = config.visibility === 'friends';
   const owned: RedisClient[] = [];
   /** Every Redis connection the app uses (owned or injected): start() waits for them. */
@@ -62,125 +56,103 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       if (!injected) owned.push(c);
       connections.push(c);
       c.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection error'));
+      c.on('ready', () => logger.info({ role }, 'redis connected'));
+      c.on('reconnecting', () => logger.warn({ role }, 'redis reconnecting'));
       return c;
     };
-    const command = client('command');
     const keys = createKeys(config.redisKeyPrefix, config.buckets);
+    const command = client('command');
     const bus = createRedisBus({ publisher: client('publisher'), subscriber: client('subscriber'), keys });
-    engine = createRedisEngine({ client: command, prefix: config.redisKeyPrefix, buckets: config.buckets, friendship, bus });
+    engine = createRedisEngine({
+      client: command,
+      prefix: config.redisKeyPrefix,
+      buckets: config.buckets,
+      friendship,
+      bus,
+      maxSessionsPerUser: config.limits.sessionsPerUser,
+    });
   } else {
-    engine = createMemoryEngine({ friendship });
+    engine = createMemoryEngine({ friendship, maxSessionsPerUser: config.limits.sessionsPerUser });
   }
-  const liveness = createLiveness(engine, config.liveness, logger);
+  engine = instrument(engine, metrics);
+  const liveness = createLiveness(engine, config.liveness, logger, metrics);
+
+  const redisReady = () => connections.every((c) => c.status === 'ready');
+  Object.assign(metrics.sources, {
+    channels: () => engine.bus.channelCount(),
+    sessions: () => liveness.sessionCount(),
+    redisUp: redisReady,
+    online: () => engine.onlineCount(),
+  });
 
   const verify = createVerifier(config.jwt, config.maxIdLength);
   const viewerFrom = async (authorization: string | null | undefined): Promise<Viewer | null> => {
     const token = bearer(authorization);
     return token === null ? null : verify(token);
   };
+  let draining = false;
 
+  const { limits } = config;
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/health',
     graphiql: config.graphiql,
     landingPage: false,
-    plugins: [useErrorCodes()],
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
       warn: (...args) => logger.warn(args.map(String).join(' ')),
       error: (...args) => logger.error({ err: args.map(String).join(' ') }, 'graphql error'),
     },
+    plugins: [
+      // Same limits on HTTP, SSE and WebSocket: the WebSocket path runs these plugins too.
+      EnvelopArmorPlugin({
+        maxDepth: { n: limits.maxDepth },
+        maxAliases: { n: limits.maxAliases },
+        maxTokens: { n: limits.maxTokens },
+        costLimit: { maxCost: limits.maxCost },
+        maxDirectives: { n: 10 },
+        blockFieldSuggestion: { enabled: config.env === 'production' },
+      }),
+      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'content-type'] }),
+      ...(config.graphiql ? [] : [useDisableIntrospection()]),
+      useErrorCodes(),
+      usePrometheus({ registry: metrics.registry, endpoint: '/metrics' }),
+      useReadinessCheck({
+        endpoint: '/ready',
+        check: async () => {
+          if (draining) return false;
+          if (!config.redis) return true;
+          if (!redisReady()) return false;
+          await engine.onlineCount();
+          return true;
+        },
+      }),
+    ],
     // HTTP and SSE requests carry the token in a header; WebSocket operations arrive with the
-    // viewer already verified at connection time (see onConnect below).
+    // viewer verified at connection time (src/transport/ws.ts).
     context: async (initial) => {
-      const socket = initial as { socketViewer?: Viewer; socketSession?: SocketSession | null };
+      const socket = initial as Partial<SocketContext>;
       if (socket.socketViewer) {
-        const session = socket.socketSession ? { ...socket.socketSession, owner: liveness.instanceId } : null;
-        return createContext(config, engine, socket.socketViewer, session);
+        return createContext(config, engine, metrics, socket.socketViewer, socket.socketSession ?? null);
       }
-      return createContext(config, engine, await viewerFrom(initial.request.headers.get('authorization')));
+      return createContext(config, engine, metrics, await viewerFrom(initial.request.headers.get('authorization')));
     },
   });
 
-  const server = createServer(yoga);
-
-  // graphql-ws on the same path, running yoga's own parse/validate/execute and plugins
-  // (the wiring from yoga's graphql-ws example).
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
-  const ws = useServer<Record<string, unknown>, SocketExtra>(
-    {
-      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
-      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
-      // A missing or bad token closes the socket with 4403 before any operation runs. A good one
-      // opens the connection's device session: the user is present while the socket lives.
-      onConnect: async (ctx) => {
-        const params = ctx.connectionParams ?? {};
-        const auth = params['authorization'] ?? params['Authorization'];
-        let viewer: Viewer | null;
-        try {
-          viewer = typeof auth === 'string' ? await viewerFrom(auth) : null;
-        } catch {
-          viewer = null;
-        }
-        if (!viewer) return false;
-        const deviceId = params['deviceId'] ?? `ws-${randomUUID()}`;
-        const status = params['status'] === 'AWAY' ? Status.AWAY : params['status'] === 'ONLINE' ? Status.ONLINE : null;
-        try {
-          if (typeof deviceId !== 'string') throw new TypeError('deviceId must be a string');
-          assertId(deviceId, config.maxIdLength, 'deviceId');
-        } catch {
-          ctx.extra.socket.close(CloseCode.BadRequest, 'connectionParams.deviceId is not a valid id');
-          return false;
-        }
-        ctx.extra.viewer = viewer;
-        ctx.extra.session = liveness.open(viewer.userId, deviceId, status).catch((err: Error) => {
-          logger.warn({ err: err.message }, 'could not open a socket session');
-          return null;
-        });
-        // Present before the client may run anything, so its first query already sees itself online.
-        return (await ctx.extra.session) !== null;
-      },
-      onClose: async (ctx) => {
-        const session = await ctx.extra.session;
-        if (session) await liveness.close(session);
-      },
-      onSubscribe: async (ctx, _id, params) => {
-        const enveloped = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-          socketViewer: ctx.extra.viewer,
-          socketSession: await ctx.extra.session,
-        });
-        let document;
-        try {
-          document = enveloped.parse(params.query);
-        } catch (err) {
-          return [err as never];
-        }
-        const args: ExecutionArgs = {
-          schema: enveloped.schema,
-          operationName: params.operationName ?? null,
-          document,
-          variableValues: params.variables ?? null,
-          contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
-        };
-        const errors = enveloped.validate(args.schema, args.document);
-        return errors.length ? errors : args;
-      },
-    },
-    wss,
-    config.liveness.keepAliveMs,
-  );
+  const server = createServer((req, res) => {
+    if (tooLarge(req, res, limits.maxBodyBytes)) return;
+    void yoga(req, res);
+  });
+  const ws = attachWebSocket({ server, yoga, config, liveness, metrics, logger, viewerFrom });
   let stopped: Promise<void> | null = null;
 
   return {
     engine,
     server,
     liveness,
+    metrics,
     async start() {
       // Fail fast when Redis cannot be reached at boot: an orchestrator restarts us, and a Cluster
       // client must know the slot map before the first batched read.
@@ -196,23 +168,14 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       const { port } = server.address() as AddressInfo;
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-      logger.info(
-        {
-          port,
-          instanceId: liveness.instanceId,
-          engine: engine.kind,
-          redis: config.redis?.kind ?? null,
-          visibility: config.visibility,
-          jwt: config.jwt.jwksUrl ? 'jwks' : config.jwt.usingDevSecret ? 'development-secret' : 'hs256-secret',
-        },
-        'presence listening',
-      );
+      logger.info({ port, instanceId: liveness.instanceId, engine: engine.kind, config: publicConfig(config) }, 'presence listening');
       return { url, port };
     },
+    // Graceful: stop accepting, tell every socket to go elsewhere (1001), and let its session
+    // linger for the grace so a client that reconnects to another instance sends no OFFLINE.
     stop() {
-      // Graceful: stop accepting, tell every socket to go elsewhere (1001), and let its session
-      // linger for the grace so a client that reconnects to another instance sends no OFFLINE.
       stopped ??= (async () => {
+        draining = true;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         await ws.dispose();
         await liveness.stop();
@@ -224,5 +187,32 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       })();
       return stopped;
     },
+  };
+}
+
+/**
+ * Refuses bodies over the limit before yoga reads them: a declared length over it gets 413, and
+ * a body without a declared length (chunked) is not accepted at all (411); GraphQL clients always
+ * send one. Returns true when it answered.
+ */
+function tooLarge(req: IncomingMessage, res: ServerResponse, max: number): boolean {
+  if (req.method !== 'POST') return false;
+  const length = req.headers['content-length'];
+  const status = length === undefined ? 411 : Number(length) > max ? 413 : 0;
+  if (!status) return false;
+  const message = status === 411 ? 'a Content-Length header is required' : `request body over ${max} bytes`;
+  res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] }));
+  req.resume();
+  return true;
+}
+
+/** The resolved configuration as it is safe to log: no secrets, no credentials in URLs. */
+function publicConfig(config: Readonly<Config>) {
+  const redis = config.redis?.kind === 'standalone' ? { ...config.redis, url: config.redis.url.replace(/\/\/[^@/]*@/, '//***@') } : config.redis;
+  return {
+    ...config,
+    redis,
+    jwt: { ...config.jwt, secret: config.jwt.secret ? '[redacted]' : null },
   };
 }

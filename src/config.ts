@@ -55,8 +55,39 @@ export interface Config {
   /** pino level. @default 'info' ('silent' under test) */
   logLevel: string;
   liveness: LivenessConfig;
+  limits: LimitsConfig;
 }
 
+/** What one client may ask of the service (README, "Limits"). */
+export interface LimitsConfig {
+  /** Largest HTTP request body. @default 262_144 // 256 KiB: 1000 ids of 128 characters fit */
+  maxBodyBytes: number;
+  /** Largest WebSocket message (ws' own default is 100 MiB). @default 262_144 // 256 KiB */
+  wsMaxPayloadBytes: number;
+  /** Open subscriptions per WebSocket connection. @default 20 */
+  subscriptionsPerConnection: number;
+  /** Open WebSocket connections per user on one instance. @default 10 */
+  connectionsPerUser: number;
+  /** Device sessions per user across the fleet (sockets and HTTP devices). @default 32 */
+  sessionsPerUser: number;
+  /**
+   * Browser origins allowed to open a WebSocket. Clients that send no Origin (native apps,
+   * servers) and same-origin pages are always allowed; `*` allows every origin. @default []
+   */
+  wsAllowedOrigins: string[];
+  /** @default 8 */
+  maxDepth: number;
+  /** @default 10 */
+  maxAliases: number;
+  /** @default 5_000 */
+  maxTokens: number;
+  /** GraphQL Armor's cost estimate. @default 5_000 */
+  maxCost: number;
+  /** setPresence and heartbeat calls per user per window, counted across all instances. @default 20 */
+  rateLimitCount: number;
+  /** @default 10_000 // 10 s */
+  rateLimitWindowMs: number;
+}
 /** Timings of sessions and instances (PRESENCE.md explains how they add up to the ghost bound). */
 export interface LivenessConfig {
   /** After a user's last session ends, how long until they turn OFFLINE. @default 10_000 // 10 s */
@@ -116,6 +147,18 @@ function bool(env: Env, name: string, dflt: boolean): boolean {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function list(env: Env, name: string): string[] {
+  const raw = str(env, name);
+  if (raw === null) return [];
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    if (item !== '*' && !/^https?:\/\/[^/\s]+$/.test(item)) {
+      throw new ConfigError(name, `expected origins like https://app.example.com (or *), got "${item}"`);
+    }
+  }
+  return items;
 }
 
 function hostPorts(name: string, raw: string): { host: string; port: number }[] {
@@ -205,6 +248,20 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
       retentionMs: int(env, 'PRESENCE_RETENTION_MS', 604_800_000, 1_000, 10 * 365 * 86_400_000),
       retentionScanMs: int(env, 'PRESENCE_RETENTION_SCAN_MS', 60_000, 100, 86_400_000),
       keepAliveMs: int(env, 'WS_KEEPALIVE_MS', 10_000, 0, 600_000),
+    }),
+    limits: Object.freeze({
+      maxBodyBytes: int(env, 'MAX_BODY_BYTES', 262_144, 1_024, 64 * 1_048_576),
+      wsMaxPayloadBytes: int(env, 'WS_MAX_PAYLOAD_BYTES', 262_144, 1_024, 64 * 1_048_576),
+      subscriptionsPerConnection: int(env, 'WS_MAX_SUBSCRIPTIONS', 20, 1, 10_000),
+      connectionsPerUser: int(env, 'WS_MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),
+      sessionsPerUser: int(env, 'PRESENCE_MAX_SESSIONS', 32, 1, 1_000),
+      wsAllowedOrigins: Object.freeze(list(env, 'WS_ALLOWED_ORIGINS')) as string[],
+      maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 8, 2, 100),
+      maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 10, 0, 1_000),
+      maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 5_000, 100, 1_000_000),
+      maxCost: int(env, 'GRAPHQL_MAX_COST', 5_000, 10, 10_000_000),
+      rateLimitCount: int(env, 'RATE_LIMIT_COUNT', 20, 1, 1_000_000),
+      rateLimitWindowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 10_000, 100, 3_600_000),
     }),
   });
 }

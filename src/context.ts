@@ -3,6 +3,7 @@ import type { Viewer } from './auth.js';
 import type { Config } from './config.js';
 import type { LoadedPresence, PresenceEngine } from './engine/types.js';
 import type { SocketSession } from './liveness/index.js';
+import type { Metrics } from './metrics.js';
 import { project, type PresenceView, type Relation } from './presence.js';
 
 /** What every resolver gets. Built once per HTTP request or per WebSocket operation. */
@@ -10,8 +11,9 @@ export interface Context {
   viewer: Viewer | null;
   config: Readonly<Config>;
   engine: PresenceEngine;
+  metrics: Metrics;
   /** The device session of the WebSocket this operation came on; null over HTTP. */
-  session: (SocketSession & { owner: string }) | null;
+  session: SocketSession | null;
   /** Batches every presence read of one request into one engine.load() (one Redis round trip). */
   presence: DataLoader<string, LoadedPresence>;
   /** The viewer's view of `userId`, applying the visibility rule. */
@@ -21,6 +23,7 @@ export interface Context {
 export function createContext(
   config: Readonly<Config>,
   engine: PresenceEngine,
+  metrics: Metrics,
   viewer: Viewer | null,
   session: Context['session'] = null,
 ): Context {
@@ -31,6 +34,7 @@ export function createContext(
     viewer,
     config,
     engine,
+    metrics,
     session,
     // Cache on: a request naming one id twice reads it once and sees one answer.
     presence: new DataLoader((ids) => engine.load(viewerId, ids), { maxBatchSize: 10_000 }),

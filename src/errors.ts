@@ -8,6 +8,9 @@ export const ErrorCode = {
   Unauthenticated: 'UNAUTHENTICATED',
   Forbidden: 'FORBIDDEN',
   BadUserInput: 'BAD_USER_INPUT',
+  RateLimited: 'RATE_LIMITED',
+  /** Too many subscriptions on one connection. */
+  LimitExceeded: 'LIMIT_EXCEEDED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -15,6 +18,8 @@ const httpStatus: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   BAD_USER_INPUT: 400,
+  RATE_LIMITED: 429,
+  LIMIT_EXCEEDED: 400,
 };
 
 export function presenceError(code: ErrorCode, message: string) {
@@ -25,6 +30,15 @@ export function presenceError(code: ErrorCode, message: string) {
 export const badInput = (message: string) => presenceError(ErrorCode.BadUserInput, message);
 export const unauthenticated = (message: string) => presenceError(ErrorCode.Unauthenticated, message);
 export const forbidden = (message: string) => presenceError(ErrorCode.Forbidden, message);
+
+/** A per-user limit was hit: the client should wait `retryAfterMs` before trying again. */
+export const rateLimited = (message: string, retryAfterMs: number) =>
+  createGraphQLError(message, { extensions: { code: ErrorCode.RateLimited, retryAfterMs, http: { status: 429 } } });
+
+/** A user already has the most device sessions allowed (PRESENCE_MAX_SESSIONS). */
+export class SessionLimitError extends Error {
+  override name = 'SessionLimitError';
+}
 
 /** Redis or another backing service failed; masked for clients, logged for operators. */
 export class EngineError extends Error {

@@ -81,9 +81,10 @@ export interface PresenceChange {
 export function nextRecord(prev: StoredPresence | null, status: StatusCode, sticky: Sticky, now: number): StoredPresence | null {
   if (!prev) return status === Status.OFFLINE && !sticky ? null : { status, t: now, sticky };
   if (prev.status === status) return prev.sticky === sticky ? null : { ...prev, sticky };
-  // Leaving INVISIBLE for OFFLINE keeps the moment the user vanished as their last-active time:
-  // friends saw them go offline then, and the real time would reveal activity while hidden.
-  const t = prev.status === Status.INVISIBLE && status === Status.OFFLINE ? prev.t + 1 : Math.max(now, prev.t + 1);
+  // Between OFFLINE and INVISIBLE friends see no change, so the last-active time they see stays the
+  // moment the user vanished: the real time would reveal activity while hidden.
+  const hidden = (a: StatusCode, b: StatusCode) => a === Status.OFFLINE && b === Status.INVISIBLE;
+  const t = hidden(prev.status, status) || hidden(status, prev.status) ? prev.t + 1 : Math.max(now, prev.t + 1);
   return { status, t, sticky };
 }
 

@@ -21,7 +21,7 @@ describe('Redis channels: cleanup and outages', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    srv = await startApp({ REDIS_URL: redis.url });
+    srv = await startApp({ REDIS_URL: redis.url, WS_MAX_SUBSCRIPTIONS: '100' });
   });
   afterAll(async () => {
     await srv?.stop();

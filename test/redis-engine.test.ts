@@ -38,7 +38,18 @@ describe('Redis engine', () => {
   let app: App;
   let url: string;
   let command: Redis;
-  const config = () => loadConfig({ NODE_ENV: 'test', PORT: '0', JWT_SECRET: TEST_SECRET, REDIS_URL: redis.url, PRESENCE_BUCKETS: '4096' });
+  // Background liveness work (lease renewals, sweeps) is slowed right down so that the wire shows
+  // only what a request sends.
+  const config = () =>
+    loadConfig({
+      NODE_ENV: 'test',
+      PORT: '0',
+      JWT_SECRET: TEST_SECRET,
+      REDIS_URL: redis.url,
+      PRESENCE_BUCKETS: '4096',
+      PRESENCE_LEASE_MS: '600000',
+      PRESENCE_SWEEP_INTERVAL_MS: '60000',
+    });
 
   beforeAll(async () => {
     redis = await startRedis();

@@ -23,6 +23,14 @@ export interface SessionTarget {
   owner: string | null;
 }
 
+/** A socket session as its instance indexes it. */
+export interface HeldSession {
+  userId: string;
+  sessionId: string;
+  /** The connection holding it: `<instanceId>:<n>`. */
+  owner: string;
+}
+
 /** A dead instance, claimed for takeover. */
 export interface DeadInstance {
   id: string;
@@ -52,8 +60,13 @@ export interface PresenceEngine {
   // ---- sessions (src/liveness) ----------------------------------------------------------------
   /** setPresence: OFFLINE ends the device session (or all); others set it, creating it if needed. */
   setStatus(userId: string, status: StatusCode, target: SessionTarget, ttlMs: number, nowMs: number): Promise<ChangeResult>;
-  /** A socket connected: the device's session is held by instance `owner`. */
+  /**
+   * A socket connected: the device's session is held by `owner` (one connection of one instance).
+   * Operations that would create a session beyond the user's maximum throw SessionLimitError.
+   */
   openSession(userId: string, sessionId: string, owner: string, status: StatusCode | null, nowMs: number): Promise<ChangeResult>;
+  /** Re-opens a session under a new owner after a lost lease, unless another connection took it. */
+  reopenSession(userId: string, sessionId: string, previousOwner: string, owner: string, nowMs: number): Promise<ChangeResult>;
   /** The socket closed: the session lingers for `graceMs`, then ends (no-op unless `owner` holds it). */
   closeSession(userId: string, sessionId: string, owner: string, graceMs: number, nowMs: number): Promise<ChangeResult>;
   /** Instance `owner` died: end its session at `deadlineMs` (at once if past). */
@@ -71,13 +84,20 @@ export interface PresenceEngine {
   /** Joins (`register`) or renews the instance's lease; false when it was lost to a takeover. */
   renewLease(instanceId: string, leaseMs: number, register: boolean): Promise<boolean>;
   /** Records that `instanceId` holds (or no longer holds) a socket session, for takeover. */
-  trackSession(instanceId: string, userId: string, sessionId: string, held: boolean): Promise<void>;
-  /** Claims instances whose lease expired (or whose previous claimer died). */
-  claimDeadInstances(leaseMs: number, claimMs: number): Promise<DeadInstance[]>;
+  trackSession(instanceId: string, session: HeldSession, held: boolean): Promise<void>;
+  /** Claims instances other than `self` whose lease expired (or whose previous claimer died). */
+  claimDeadInstances(self: string, leaseMs: number, claimMs: number): Promise<DeadInstance[]>;
   /** The socket sessions a (dead) instance held. */
-  sessionsOf(instanceId: string): Promise<{ userId: string; sessionId: string }[]>;
+  sessionsOf(instanceId: string): Promise<HeldSession[]>;
   /** Drops a taken-over instance's bookkeeping. */
   forgetInstance(instanceId: string): Promise<void>;
+
+  // ---- limits ---------------------------------------------------------------------------------
+  /**
+   * Counts one call against `key` in a fixed window shared by every instance. `allowed` is false
+   * once more than `count` calls fell in the current window; `retryAfterMs` is when it ends.
+   */
+  hit(key: string, count: number, windowMs: number): Promise<{ allowed: boolean; retryAfterMs: number }>;
 
   // ---- friends --------------------------------------------------------------------------------
   /** The user's friends, sorted. */

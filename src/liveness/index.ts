@@ -1,36 +1,34 @@
 import { randomUUID } from 'node:crypto';
 import type { LivenessConfig } from '../config.js';
-import type { ChangeResult, PresenceEngine } from '../engine/types.js';
+import type { HeldSession, PresenceEngine } from '../engine/types.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import type { StatusCode } from '../presence.js';
 
-/** A socket session this instance holds. */
-export interface SocketSession {
-  userId: string;
-  sessionId: string;
-}
+/** A socket session this instance holds: one connection of one device. */
+export type SocketSession = HeldSession;
 
 export interface Liveness {
-  /** This instance's id: the owner of its socket sessions and the member of the lease registry. */
+  /** This instance's current id: the prefix of its connections' owners, its lease's member. */
   readonly instanceId: string;
   start(): Promise<void>;
-  /** A socket connected: its user is present from now on. */
+  /** A socket connected: its user is present from now on. Throws SessionLimitError past the cap. */
   open(userId: string, sessionId: string, status: StatusCode | null): Promise<SocketSession>;
-  /** The socket closed: the session lingers for the grace, then ends. */
+  /** The socket closed: the session lingers for the grace, then ends. Never throws. */
   close(session: SocketSession): Promise<void>;
   /** Sessions opened and not closed yet. */
   sessionCount(): number;
   /**
-   * Stops timers and waits for pending session updates. The lease is simply not renewed: once it
-   * lapses a survivor takes over whatever this instance failed to close (normally nothing).
+   * Hands every held session over with grace, stops timers and waits for pending updates. The
+   * lease is simply not renewed: once it lapses a survivor takes over whatever was left.
    */
   stop(): Promise<void>;
-  /** One sweep now (tests and the timer). */
+  /** One sweep now (the timer's job; tests call it to avoid waiting). */
   tick(): Promise<void>;
 }
 
 /**
- * Keeps presence true to reality without per-user timers in this process:
+ * Keeps presence true to reality without per-user timers in this process (PRESENCE.md):
  * - Socket sessions are owned by this instance, which holds a short lease in Redis and renews it.
  *   If the lease lapses (kill -9, a lost node), a surviving instance claims it and ends the
  *   sessions the dead one held, counting the grace from the last moment it was known alive.
@@ -38,18 +36,26 @@ export interface Liveness {
  *   sweeps the due ones, each user claimed atomically by one sweeper.
  * Every step is idempotent, so a repeated or concurrent sweep publishes each OFFLINE once.
  */
-export function createLiveness(engine: PresenceEngine, cfg: LivenessConfig, logger: Logger): Liveness {
-  const instanceId = randomUUID();
-  const held = new Map<string, SocketSession>();
-  const key = (s: SocketSession) => `${s.userId}\u0000${s.sessionId}`;
+export function createLiveness(engine: PresenceEngine, cfg: LivenessConfig, logger: Logger, metrics: Metrics): Liveness {
+  /** Changes when a lost lease forces a re-registration: old owners then belong to a dead id. */
+  let instanceId = randomUUID();
+  let connections = 0;
+  const held = new Map<string, SocketSession>(); // by owner
+  /** Sessions whose close failed (Redis down): retried every tick until they succeed. */
+  const unclosed = new Map<string, SocketSession>();
   const pending = new Set<Promise<unknown>>();
   const timers: NodeJS.Timeout[] = [];
   let lastRetention = 0;
+  /** Since when our own lease renewals succeed: we judge others only after a full lease of that. */
+  let healthySince: number | null = null;
   let stopping = false;
 
   const track = <T>(p: Promise<T>) => {
     pending.add(p);
-    void p.finally(() => pending.delete(p)).catch(() => {});
+    void p.then(
+      () => pending.delete(p),
+      () => pending.delete(p),
+    );
     return p;
   };
   const every = (ms: number, fn: () => Promise<unknown>) => {
@@ -65,72 +71,130 @@ export function createLiveness(engine: PresenceEngine, cfg: LivenessConfig, logg
     timers.push(t);
   };
 
-  /** Re-opens every session this instance holds: after its lease was lost while it was frozen. */
+  const renew = async () => {
+    let ok: boolean;
+    try {
+      ok = await engine.renewLease(instanceId, cfg.leaseMs, false);
+    } catch (err) {
+      healthySince = null;
+      throw err;
+    }
+    if (!ok) await reclaim();
+    healthySince ??= Date.now();
+  };
+
+  /**
+   * Our lease was taken over while we were frozen: a survivor ended (or is ending) the sessions
+   * we held. Register under a new id and re-open each session we still hold under a new owner,
+   * unless the device has meanwhile connected elsewhere.
+   */
   const reclaim = async () => {
-    logger.warn({ instanceId, sessions: held.size }, 'lease lost (instance was unresponsive); re-registering sessions');
+    const old = instanceId;
+    instanceId = randomUUID();
+    logger.warn({ previous: old, instanceId, sessions: held.size }, 'lease lost (instance was unresponsive); re-registering sessions');
     await engine.renewLease(instanceId, cfg.leaseMs, true);
-    for (const s of held.values()) {
-      await engine.trackSession(instanceId, s.userId, s.sessionId, true);
-      await engine.openSession(s.userId, s.sessionId, instanceId, null, Date.now());
+    for (const s of [...held.values()]) {
+      if (!held.has(s.owner)) continue; // closed meanwhile
+      const next = { ...s, owner: `${instanceId}:${++connections}` };
+      held.delete(s.owner);
+      held.set(next.owner, next);
+      await engine.trackSession(instanceId, next, true);
+      await engine.reopenSession(s.userId, s.sessionId, s.owner, next.owner, Date.now());
+      // The socket closed while we were re-opening it: close the new owner's session too.
+      if (!held.has(next.owner)) await closeNow(next);
     }
   };
 
   const takeOver = async () => {
-    for (const dead of await engine.claimDeadInstances(cfg.leaseMs, Math.max(cfg.leaseMs, 10_000))) {
+    // After our own outage every lease looks expired: wait until we have been healthy for a
+    // full lease, so live instances had the time to renew before we judge them dead.
+    if (healthySince === null || Date.now() - healthySince < cfg.leaseMs) return;
+    for (const dead of await engine.claimDeadInstances(instanceId, cfg.leaseMs, Math.max(cfg.leaseMs, 10_000))) {
       const sessions = await engine.sessionsOf(dead.id);
       const deadline = dead.lastAliveMs + cfg.graceMs;
       let offline = 0;
       for (const s of sessions) {
-        const r: ChangeResult = await engine.takeOverSession(s.userId, s.sessionId, dead.id, deadline, Date.now());
+        const r = await engine.takeOverSession(s.userId, s.sessionId, s.owner, deadline, Date.now());
         if (r.changed) offline++;
       }
       await engine.forgetInstance(dead.id);
+      metrics.takeovers.inc();
+      metrics.takenOverSessions.inc(sessions.length);
       logger.info({ instanceId, dead: dead.id, sessions: sessions.length, offline }, 'took over a dead instance');
     }
   };
 
   const tick = async () => {
-    await takeOver();
-    await engine.sweepDeadlines(Date.now());
-    if (Date.now() - lastRetention >= cfg.retentionScanMs) {
-      lastRetention = Date.now();
-      await engine.sweepRetention(Date.now() - cfg.retentionMs, cfg.retentionScanMs);
+    const end = metrics.sweepDuration.startTimer();
+    try {
+      for (const s of [...unclosed.values()]) await closeNow(s);
+      await takeOver();
+      metrics.sweptUsers.inc(await engine.sweepDeadlines(Date.now()));
+      if (Date.now() - lastRetention >= cfg.retentionScanMs) {
+        lastRetention = Date.now();
+        metrics.retained.inc(await engine.sweepRetention(Date.now() - cfg.retentionMs, cfg.retentionScanMs));
+      }
+      metrics.sweeps.inc();
+    } catch (err) {
+      metrics.sweepFailures.inc();
+      throw err;
+    } finally {
+      end();
     }
   };
 
-  /** Idempotent: a socket closed during shutdown was already handed over by stop(). */
-  async function closeSession(session: SocketSession) {
-    if (!held.delete(key(session))) return;
-    await track(engine.closeSession(session.userId, session.sessionId, instanceId, cfg.graceMs, Date.now()));
-    await track(engine.trackSession(instanceId, session.userId, session.sessionId, false));
+  /** Ends a held session with grace; on failure keeps it for the next tick. */
+  async function closeNow(session: SocketSession) {
+    try {
+      await track(engine.closeSession(session.userId, session.sessionId, session.owner, cfg.graceMs, Date.now()));
+      await track(engine.trackSession(instanceId, session, false));
+      unclosed.delete(session.owner);
+    } catch (err) {
+      unclosed.set(session.owner, session);
+      logger.warn({ err: (err as Error).message }, 'could not close a session; will retry');
+    }
   }
 
   return {
-    instanceId,
+    get instanceId() {
+      return instanceId;
+    },
     async start() {
       await engine.renewLease(instanceId, cfg.leaseMs, true);
-      every(Math.max(50, Math.floor(cfg.leaseMs / 3)), async () => {
-        if (!(await engine.renewLease(instanceId, cfg.leaseMs, false))) await reclaim();
-      });
+      healthySince = Date.now();
+      every(Math.max(50, Math.floor(cfg.leaseMs / 3)), renew);
       every(cfg.sweepIntervalMs, tick);
     },
     async open(userId, sessionId, status) {
-      const session = { userId, sessionId };
-      held.set(key(session), session);
-      // Index first: if this instance dies between the two, takeover finds a session that does
-      // not exist and does nothing; the other order could leave a session nobody would end.
-      await track(engine.trackSession(instanceId, userId, sessionId, true));
-      await track(engine.openSession(userId, sessionId, instanceId, status, Date.now()));
-      return session;
+      const session: SocketSession = { userId, sessionId, owner: `${instanceId}:${++connections}` };
+      held.set(session.owner, session);
+      try {
+        // Index first: if this instance dies between the two, takeover finds a session that does
+        // not exist and does nothing; the other order could leave a session nobody would end.
+        await track(engine.trackSession(instanceId, session, true));
+        await track(engine.openSession(userId, sessionId, session.owner, status, Date.now()));
+        return session;
+      } catch (err) {
+        // The open may have reached Redis before failing: end it rather than leave a ghost.
+        held.delete(session.owner);
+        await closeNow(session);
+        throw err;
+      }
     },
-    close: closeSession,
+    /** Idempotent: a socket closed during shutdown was already handed over by stop(). */
+    async close(session) {
+      if (!held.delete(session.owner)) return;
+      await closeNow(session);
+    },
     sessionCount: () => held.size,
     tick,
     async stop() {
       stopping = true;
       timers.forEach(clearInterval);
       // Sockets still open (a client slow to answer the close) are handed over now, with grace.
-      await Promise.allSettled([...held.values()].map(closeSession));
+      const rest = [...held.values()];
+      held.clear();
+      await Promise.all(rest.map(closeNow));
       while (pending.size) await Promise.allSettled([...pending]);
     },
   };

@@ -29,6 +29,7 @@ export function watchPresence(ctx: Context, target: WatchTarget): AsyncIterable<
   const everyone = ctx.config.visibility === 'everyone';
 
   return new Repeater<PresenceView>(async (push, stop) => {
+    ctx.metrics.subscriptions.inc();
     const followed = new Map<string, Promise<BusSubscription>>();
     const friends = new Set<string>();
     /** Last status sent per user: filters repeats, including after a lost event. */
@@ -44,6 +45,8 @@ export function watchPresence(ctx: Context, target: WatchTarget): AsyncIterable<
       if (last && next.version <= last.version) return; // stale or repeated
       if ((last?.status ?? before) === next.status) return; // nothing the viewer can see changed
       shown.set(next.userId, { status: next.status, version: next.version });
+      ctx.metrics.delivered.inc();
+      ctx.metrics.deliveryLag.observe(Math.max(0, Date.now() - next.version) / 1000);
       void push(next);
     };
 
@@ -111,5 +114,6 @@ export function watchPresence(ctx: Context, target: WatchTarget): AsyncIterable<
     await chain.catch(() => {});
     await Promise.all([...followed.keys()].map(unfollow));
     await friendship?.then((s) => s.release(), () => {});
+    ctx.metrics.subscriptions.dec();
   }, new SlidingBuffer(BUFFER));
 }

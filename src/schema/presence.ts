@@ -1,6 +1,7 @@
 import { assertId, assertIds } from '../ids.js';
 import { Status, statusNames, type PresenceView } from '../presence.js';
 import type { Context } from '../context.js';
+import { ErrorCode, presenceError, rateLimited, SessionLimitError } from '../errors.js';
 import { builder } from './builder.js';
 
 export const PresenceStatus = builder.enumType('PresenceStatus', {
@@ -60,6 +61,25 @@ builder.queryFields((t) => ({
   }),
 }));
 
+/** Counts the call against the caller's shared per-operation window; throws RATE_LIMITED past it. */
+async function rateLimit(ctx: Context, operation: 'setPresence' | 'heartbeat') {
+  const { rateLimitCount, rateLimitWindowMs } = ctx.config.limits;
+  const { allowed, retryAfterMs } = await ctx.engine.hit(`${operation}:${ctx.viewer!.userId}`, rateLimitCount, rateLimitWindowMs);
+  if (allowed) return;
+  ctx.metrics.rateLimited.inc({ operation });
+  throw rateLimited(`too many ${operation} calls: at most ${rateLimitCount} per ${rateLimitWindowMs} ms`, retryAfterMs);
+}
+
+/** A new device beyond PRESENCE_MAX_SESSIONS is the client's doing: say so, with a code. */
+async function limited<T>(op: Promise<T>): Promise<T> {
+  try {
+    return await op;
+  } catch (err) {
+    if (err instanceof SessionLimitError) throw presenceError(ErrorCode.LimitExceeded, err.message);
+    throw err;
+  }
+}
+
 /** A missed heartbeat ends the session like a closed socket: after the TTL, then the grace. */
 const httpSessionMs = (ctx: Context) => ctx.config.liveness.httpTtlMs + ctx.config.liveness.graceMs;
 
@@ -75,10 +95,11 @@ builder.mutationFields((t) => ({
     },
     resolve: async (_root, { status, deviceId }, ctx) => {
       if (deviceId !== null && deviceId !== undefined) assertId(deviceId, ctx.config.maxIdLength, 'deviceId');
+      await rateLimit(ctx, 'setPresence');
       const id = ctx.viewer!.userId;
       const socket = ctx.session && (deviceId ?? ctx.session.sessionId) === ctx.session.sessionId ? ctx.session : null;
       const target = { sessionId: deviceId ?? socket?.sessionId ?? null, owner: socket?.owner ?? null };
-      const { record } = await ctx.engine.setStatus(id, Status[status], target, httpSessionMs(ctx), Date.now());
+      const { record } = await limited(ctx.engine.setStatus(id, Status[status], target, httpSessionMs(ctx), Date.now()));
       return ctx.view(id, { record, friend: false });
     },
   }),
@@ -90,8 +111,9 @@ builder.mutationFields((t) => ({
     args: { deviceId: t.arg.string({ required: true }) },
     resolve: async (_root, { deviceId }, ctx) => {
       assertId(deviceId, ctx.config.maxIdLength, 'deviceId');
+      await rateLimit(ctx, 'heartbeat');
       const id = ctx.viewer!.userId;
-      const { record } = await ctx.engine.heartbeat(id, deviceId, httpSessionMs(ctx), Date.now());
+      const { record } = await limited(ctx.engine.heartbeat(id, deviceId, httpSessionMs(ctx), Date.now()));
       return ctx.view(id, { record, friend: false });
     },
   }),

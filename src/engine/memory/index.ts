@@ -8,6 +8,7 @@ import {
   type StoredPresence,
 } from '../../presence.js';
 import { announceFriendship, createMemoryBus } from '../../realtime/bus.js';
+import { SessionLimitError } from '../../errors.js';
 import type { ChangeResult, PresenceEngine } from '../types.js';
 
 type Activity = typeof Status.ONLINE | typeof Status.AWAY;
@@ -18,11 +19,13 @@ type Activity = typeof Status.ONLINE | typeof Status.AWAY;
  * effectiveStatus and nextRecord) and passes the same contract suites; it is alone, so instance
  * leases and takeovers have nothing to do, and it forgets everything on restart.
  */
-export function createMemoryEngine(opts: { friendship: boolean }): PresenceEngine {
+export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUser?: number }): PresenceEngine {
+  const maxSessions = opts.maxSessionsPerUser ?? 32;
   const records = new Map<string, StoredPresence>();
   const sessions = new Map<string, Map<string, Session>>();
   const friends = new Map<string, Set<string>>();
   const bus = createMemoryBus();
+  const windows = new Map<string, { n: number; endsAt: number }>();
   /** Users present now, kept exact on every change (O(1) to read, like the Redis counters). */
   let online = 0;
 
@@ -45,7 +48,13 @@ export function createMemoryEngine(opts: { friendship: boolean }): PresenceEngin
   ): Promise<ChangeResult> => {
     const prev = records.get(userId) ?? null;
     const own = sessionsOf(userId);
+    const before = new Set(own.keys());
     const sticky = mutate(own, prev?.sticky ?? 0);
+    if (own.size > maxSessions && [...own.keys()].some((id) => !before.has(id))) {
+      for (const id of own.keys()) if (!before.has(id)) own.delete(id);
+      if (own.size === 0) sessions.delete(userId);
+      throw new SessionLimitError(`at most ${maxSessions} device sessions per user`);
+    }
     for (const [id, s] of own) if (s.kind === 'deadline' && s.expiresAt <= Date.now()) own.delete(id);
     if (own.size === 0) sessions.delete(userId);
     const next = nextRecord(prev, effectiveStatus(own.values(), sticky), sticky, Math.floor(nowMs));
@@ -84,6 +93,15 @@ export function createMemoryEngine(opts: { friendship: boolean }): PresenceEngin
         else if (existing || target.owner === null) own.set(id, { kind: 'deadline', status: deviceStatus, expiresAt: Date.now() + ttlMs });
         else own.set(id, { kind: 'socket', status: deviceStatus, owner: target.owner });
         return activity ? 0 : (status as Sticky);
+      }),
+
+    reopenSession: (userId, sessionId, previousOwner, owner, nowMs) =>
+      change(userId, nowMs, (own, sticky) => {
+        const s = own.get(sessionId);
+        if (!s || s.kind === 'deadline' || s.owner === previousOwner) {
+          own.set(sessionId, { kind: 'socket', status: s?.status ?? Status.ONLINE, owner });
+        }
+        return sticky;
       }),
 
     openSession: (userId, sessionId, owner, status, nowMs) =>
@@ -126,7 +144,8 @@ export function createMemoryEngine(opts: { friendship: boolean }): PresenceEngin
     async sweepRetention(cutoffMs) {
       let removed = 0;
       for (const [id, r] of records) {
-        if (r.status === Status.OFFLINE && r.t < cutoffMs) {
+        // A sticky BUSY/INVISIBLE is kept: forgetting it would bring an invisible user back visible.
+        if (r.status === Status.OFFLINE && !r.sticky && r.t < cutoffMs) {
           records.delete(id);
           removed++;
         }
@@ -142,6 +161,18 @@ export function createMemoryEngine(opts: { friendship: boolean }): PresenceEngin
     claimDeadInstances: async () => [],
     sessionsOf: async () => [],
     forgetInstance: async () => {},
+
+    async hit(key, count, windowMs) {
+      const now = Date.now();
+      let w = windows.get(key);
+      if (!w || w.endsAt <= now) {
+        // Drop finished windows now and then so the map holds only active callers.
+        if (windows.size > 10_000) for (const [k, v] of windows) if (v.endsAt <= now) windows.delete(k);
+        windows.set(key, (w = { n: 0, endsAt: now + windowMs }));
+      }
+      w.n++;
+      return { allowed: w.n <= count, retryAfterMs: w.endsAt - now };
+    },
 
     async friendsOf(userId) {
       return [...(friends.get(userId) ?? [])].sort();

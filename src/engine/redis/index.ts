@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import { decodeRecord, type StatusCode, type StoredPresence } from '../../presence.js';
 import { announceFriendship, type Bus } from '../../realtime/bus.js';
+import { SessionLimitError } from '../../errors.js';
 import type { ChangeResult, LoadedPresence, PresenceEngine } from '../types.js';
 import { batch, type Command, type RedisClient } from './connect.js';
 import { createKeys, type RedisKeys } from './keys.js';
-import { CLAIM_DEAD, CLAIM_DUE, PRESENCE, RENEW_LEASE, RETENTION } from './scripts.js';
+import { CLAIM_DEAD, CLAIM_DUE, HIT, PRESENCE, RENEW_LEASE, RETENTION } from './scripts.js';
 
 export interface RedisEngineOptions {
   /** Command connection (reads, scripts, friend sets). Injected: the caller owns its lifecycle. */
@@ -15,6 +16,8 @@ export interface RedisEngineOptions {
   friendship: boolean;
   /** Pub/sub over the publisher and subscriber connections (src/realtime/bus.ts). */
   bus: Bus;
+  /** Device sessions one user may hold. @default 32 */
+  maxSessionsPerUser?: number;
 }
 
 /**
@@ -23,6 +26,8 @@ export interface RedisEngineOptions {
  */
 const SWEEP_LIMIT = 500;
 const SWEEP_RETRY_MS = 5_000;
+/** Buckets scanned per retention round trip. @default 128 */
+const RETENTION_BATCH = 128;
 
 type Arg = string | Buffer | number;
 type Scripted = {
@@ -31,6 +36,7 @@ type Scripted = {
   renewLease(key: string, ...args: Arg[]): Promise<number>;
   claimDead(...args: Arg[]): Promise<string[]>;
   retention(key: string, cutoff: Arg): Promise<number>;
+  hit(key: string, windowMs: number): Promise<[number, number]>;
 };
 
 export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { keys: RedisKeys } {
@@ -43,10 +49,12 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
   define('renewLease', 1, RENEW_LEASE);
   define('claimDead', 3, CLAIM_DEAD);
   define('retention', 1, RETENTION);
+  define('hit', 1, HIT);
   const scripted = client as unknown as Scripted;
 
   const decode = (raw: string | null): StoredPresence | null => (raw === null ? null : decodeRecord(Number(raw)));
 
+  const maxSessions = opts.maxSessionsPerUser ?? 32;
   /** The arguments of one PRESENCE call for `userId`, before the op's own. */
   const presenceArgs = (op: string, userId: string, nowMs: number): Arg[] => [
     ...keys.userKeys(userId),
@@ -56,11 +64,15 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     keys.userChannel(userId),
     JSON.stringify(userId),
     Math.floor(nowMs),
+    maxSessions,
   ];
-  const result = ([changed, status, t, sticky]: [number, number, string, number]): ChangeResult => ({
-    changed: changed === 1,
-    record: t === '0' && status === 0 && sticky === 0 ? null : { status: status as StatusCode, t: Number(t), sticky: sticky as 0 },
-  });
+  const result = ([changed, status, t, sticky]: [number, number, string, number]): ChangeResult => {
+    if (changed === -1) throw new SessionLimitError(`at most ${maxSessions} device sessions per user`);
+    return {
+      changed: changed === 1,
+      record: t === '0' && status === 0 && sticky === 0 ? null : { status: status as StatusCode, t: Number(t), sticky: sticky as 0 },
+    };
+  };
   const run = async (op: string, userId: string, nowMs: number, ...rest: Arg[]) =>
     result(await scripted.presence(...presenceArgs(op, userId, nowMs), ...rest));
   const code = (s: StatusCode | null) => (s === null ? '' : String(s));
@@ -102,10 +114,11 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     setStatus: (userId, status, target, ttlMs, nowMs) =>
       run('set', userId, nowMs, target.sessionId ?? (status === 0 ? '' : 'default'), status, ttlMs, target.owner ?? ''),
     openSession: (userId, sessionId, owner, status, nowMs) => run('open', userId, nowMs, sessionId, owner, code(status)),
+    reopenSession: (userId, sessionId, previousOwner, owner, nowMs) => run('reopen', userId, nowMs, sessionId, owner, previousOwner),
     closeSession: (userId, sessionId, owner, graceMs, nowMs) => run('close', userId, nowMs, sessionId, owner, graceMs),
     takeOverSession: (userId, sessionId, owner, deadlineMs, nowMs) =>
       run('takeover', userId, nowMs, sessionId, owner, Math.floor(deadlineMs)),
-    heartbeat: (userId, sessionId, ttlMs, nowMs) => run('beat', userId, nowMs, sessionId, ttlMs, ''),
+    heartbeat: (userId, sessionId, ttlMs, nowMs) => run('beat', userId, nowMs, sessionId, ttlMs),
 
     async sweepDeadlines(nowMs) {
       // Every shard's index in one pipeline per node, then one re-evaluation per due user.
@@ -124,18 +137,23 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     },
 
     async sweepRetention(cutoffMs, claimMs) {
-      // Each shard is scanned by one instance per period: the first to claim it.
+      // Each shard is scanned by one instance per period: the first to claim it. Buckets go in
+      // small batches so lease renewals on the same connection never wait behind the scan.
       const shards = Array.from({ length: keys.shards }, (_, s) => s);
       const claims = (await batch(
         client,
         shards.map((s) => ['set', keys.retentionClaim(s), '1', 'PX', claimMs, 'NX']),
       )) as (string | null)[];
-      const mine = shards.filter((_, i) => claims[i] === 'OK');
-      const counts = (await batch(
-        client,
-        mine.flatMap((s) => keys.bucketsOfShard(s).map((b) => ['retention', b, Math.floor(cutoffMs)] as Command)),
-      )) as number[];
-      return counts.reduce((a, b) => a + b, 0);
+      const buckets = shards.filter((_, i) => claims[i] === 'OK').flatMap((s) => keys.bucketsOfShard(s));
+      let removed = 0;
+      for (let i = 0; i < buckets.length; i += RETENTION_BATCH) {
+        const counts = (await batch(
+          client,
+          buckets.slice(i, i + RETENTION_BATCH).map((b) => ['retention', b, Math.floor(cutoffMs)] as Command),
+        )) as number[];
+        removed += counts.reduce((a, b) => a + b, 0);
+      }
+      return removed;
     },
 
     async onlineCount() {
@@ -150,14 +168,14 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
       return (await scripted.renewLease(keys.instancesLive, instanceId, leaseMs, register ? '1' : '0')) === 1;
     },
 
-    async trackSession(instanceId, userId, sessionId, held) {
-      const member = JSON.stringify([userId, sessionId]);
+    async trackSession(instanceId, session, held) {
+      const member = JSON.stringify([session.userId, session.sessionId, session.owner]);
       if (held) await client.sadd(keys.instanceSessions(instanceId), member);
       else await client.srem(keys.instanceSessions(instanceId), member);
     },
 
-    async claimDeadInstances(leaseMs, claimMs) {
-      const flat = await scripted.claimDead(keys.instancesLive, keys.instancesDead, keys.instancesAlive, leaseMs, claimMs, 100);
+    async claimDeadInstances(self, leaseMs, claimMs) {
+      const flat = await scripted.claimDead(keys.instancesLive, keys.instancesDead, keys.instancesAlive, leaseMs, claimMs, 100, self);
       const out = [];
       for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, lastAliveMs: Number(flat[i + 1]) });
       return out;
@@ -167,8 +185,8 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
       const members = await client.smembers(keys.instanceSessions(instanceId));
       return members.flatMap((m) => {
         const pair: unknown = JSON.parse(m);
-        return Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string'
-          ? [{ userId: pair[0], sessionId: pair[1] }]
+        return Array.isArray(pair) && pair.length === 3 && pair.every((p) => typeof p === 'string')
+          ? [{ userId: pair[0] as string, sessionId: pair[1] as string, owner: pair[2] as string }]
           : [];
       });
     },
@@ -179,6 +197,11 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
         ['zrem', keys.instancesDead, instanceId],
         ['hdel', keys.instancesAlive, instanceId],
       ]);
+    },
+
+    async hit(key, count, windowMs) {
+      const [n, ttl] = await scripted.hit(keys.rateLimit(key), windowMs);
+      return { allowed: n <= count, retryAfterMs: ttl };
     },
 
     async friendsOf(userId) {

@@ -20,6 +20,7 @@ import { bucketOf, packId } from '../../ids.js';
  * - `<p>{instances}:alive`        hash: dead instance id -> last moment it was known alive (ms)
  * - `<p>{i:<instance>}:sessions`  set: the socket sessions an instance holds, for takeover
  * - `<p>{<shard>}:ret`            string: retention-scan claim of a shard (expires)
+ * - `<p>rl:<key>`                 string: a rate-limit window counter (expires with the window)
  */
 export interface RedisKeys {
   prefix: string;
@@ -39,6 +40,7 @@ export interface RedisKeys {
   instancesDead: string;
   instancesAlive: string;
   instanceSessions(instanceId: string): string;
+  rateLimit(key: string): string;
 }
 
 export function createKeys(prefix: string, buckets: number, shards = 1024): RedisKeys {
@@ -74,5 +76,6 @@ export function createKeys(prefix: string, buckets: number, shards = 1024): Redi
     instancesDead: `${prefix}{instances}:dead`,
     instancesAlive: `${prefix}{instances}:alive`,
     instanceSessions: (id) => `${prefix}{i:${id}}:sessions`,
+    rateLimit: (key) => `${prefix}rl:${key}`,
   };
 }

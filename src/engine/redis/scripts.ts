@@ -15,16 +15,20 @@
  * server clock (TIME), so API instances with skewed clocks agree on when a session expires.
  *
  * KEYS: bucket hash, the user's session hash, the shard's deadline zset, the shard's online counter
- * ARGV: op, field, userId, channel, JSON userId, now (API ms, for lastActiveAt), then per op:
+ * ARGV: op, field, userId, channel, JSON userId, now (API ms, for lastActiveAt), max sessions per
+ * user, then per op:
  *   open     sessionId, owner, status ('' = the device's previous status, else ONLINE)
+ *   reopen   sessionId, owner, previous owner   (only if absent, lingering, or still ours)
  *   close    sessionId, owner, graceMs          (socket closed: linger for the grace, or end)
  *   takeover sessionId, owner, deadline (ms)    (owner died: end at deadline, now if past)
- *   beat     sessionId, ttlMs, status ('')      (HTTP heartbeat; a no-op for a socket session)
+ *   beat     sessionId, ttlMs                   (HTTP heartbeat; a no-op for a socket session)
  *   set      sessionId ('' = every session), status, ttlMs, owner ('' = HTTP)
  *   expire   (nothing: re-evaluate deadlines)
- *   read     (nothing: return the record without touching anything)
+ * A socket owner is one connection (`<instanceId>:<n>`), so two sockets of one device on one
+ * instance never end each other's session.
  * Session values: 'w' .. status .. owner (socket) | 'd' .. status .. expiresAt (deadline).
- * Returns { changed (0|1), status, t, sticky code (0|3|4) }.
+ * Returns { changed (0|1), status, t, sticky code (0|3|4) }, or { -1 } when the op would create
+ * a session beyond the user's maximum (nothing is written then).
  */
 export const PRESENCE = `
 local B, S, D, C = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -42,40 +46,54 @@ if raw then
   if bits == 1 then prevSticky = 3 elseif bits == 2 then prevSticky = 4 end
   prevT = math.floor(v / 32)
 end
-if op == 'read' then return {0, prevStatus, string.format('%d', prevT), prevSticky} end
 local sticky = prevSticky
+local maxSessions = tonumber(ARGV[7])
 
-local function put(sid, kind, st, x) redis.call('HSET', S, sid, kind .. st .. x) end
+local function put(sid, kind, st, x)
+  if redis.call('HEXISTS', S, sid) == 0 and redis.call('HLEN', S) >= maxSessions then
+    error('session limit')
+  end
+  redis.call('HSET', S, sid, kind .. st .. x)
+end
 local function get(sid)
   local v = redis.call('HGET', S, sid)
   if not v then return nil end
   return v:sub(1, 1), tonumber(v:sub(2, 2)), v:sub(3)
 end
 
-if op == 'open' then
-  local kind, st = get(ARGV[7])
-  put(ARGV[7], 'w', tonumber(ARGV[9]) or st or 1, ARGV[8])
-elseif op == 'close' or op == 'takeover' then
-  local kind, st, x = get(ARGV[7])
-  if kind == 'w' and x == ARGV[8] then
-    local deadline = op == 'close' and rnow + tonumber(ARGV[9]) or tonumber(ARGV[9])
-    if deadline > rnow then put(ARGV[7], 'd', st, string.format('%d', deadline)) else redis.call('HDEL', S, ARGV[7]) end
+local ok, err = pcall(function()
+  if op == 'open' then
+    local kind, st = get(ARGV[8])
+    put(ARGV[8], 'w', tonumber(ARGV[10]) or st or 1, ARGV[9])
+  elseif op == 'reopen' then
+    local kind, st, x = get(ARGV[8])
+    if not kind or kind == 'd' or x == ARGV[10] then put(ARGV[8], 'w', st or 1, ARGV[9]) end
+  elseif op == 'close' or op == 'takeover' then
+    local kind, st, x = get(ARGV[8])
+    if kind == 'w' and x == ARGV[9] then
+      local deadline = op == 'close' and rnow + tonumber(ARGV[10]) or tonumber(ARGV[10])
+      if deadline > rnow then put(ARGV[8], 'd', st, string.format('%d', deadline)) else redis.call('HDEL', S, ARGV[8]) end
+    end
+  elseif op == 'beat' then
+    local kind, st = get(ARGV[8])
+    if kind ~= 'w' then put(ARGV[8], 'd', st or 1, string.format('%d', rnow + tonumber(ARGV[9]))) end
+  elseif op == 'set' then
+    local sid, status = ARGV[8], tonumber(ARGV[9])
+    if status == 0 then
+      if sid == '' then redis.call('DEL', S) else redis.call('HDEL', S, sid) end
+    else
+      local activity = nil
+      if status == 3 or status == 4 then sticky = status else sticky = 0; activity = status end
+      local kind, st, x = get(sid)
+      if kind == 'w' then put(sid, 'w', activity or st, x)
+      elseif kind == 'd' or ARGV[11] == '' then put(sid, 'd', activity or st or 1, string.format('%d', rnow + tonumber(ARGV[10])))
+      else put(sid, 'w', activity or 1, ARGV[11]) end
+    end
   end
-elseif op == 'beat' then
-  local kind, st = get(ARGV[7])
-  if kind ~= 'w' then put(ARGV[7], 'd', tonumber(ARGV[9]) or st or 1, string.format('%d', rnow + tonumber(ARGV[8]))) end
-elseif op == 'set' then
-  local sid, status = ARGV[7], tonumber(ARGV[8])
-  if status == 0 then
-    if sid == '' then redis.call('DEL', S) else redis.call('HDEL', S, sid) end
-  else
-    local activity = nil
-    if status == 3 or status == 4 then sticky = status else sticky = 0; activity = status end
-    local kind, st, x = get(sid)
-    if kind == 'w' then put(sid, 'w', activity or st, x)
-    elseif kind == 'd' or ARGV[10] == '' then put(sid, 'd', activity or st or 1, string.format('%d', rnow + tonumber(ARGV[9])))
-    else put(sid, 'w', activity or 1, ARGV[10]) end
-  end
+end)
+if not ok then
+  if string.find(tostring(err), 'session limit') then return {-1, 0, '0', 0} end
+  error(err)
 end
 
 local all = redis.call('HGETALL', S)
@@ -101,9 +119,10 @@ if raw and status == prevStatus and sticky == prevSticky then return {0, status,
 if not raw and status == 0 and sticky == 0 then return {0, 0, '0', 0} end
 
 local t = prevT
-if status ~= prevStatus then
-  if not raw then t = now
-  elseif prevStatus == 4 and status == 0 then t = prevT + 1
+if not raw then t = now
+elseif status ~= prevStatus then
+  -- Between OFFLINE and INVISIBLE, friends see no change: keep the moment the user vanished.
+  if (prevStatus == 4 and status == 0) or (prevStatus == 0 and status == 4) then t = prevT + 1
   else t = math.max(now, prevT + 1) end
 end
 local bits = 0
@@ -146,7 +165,8 @@ return 1
 
 /**
  * Claims dead instances: those whose lease expired, and earlier claims whose claimer died.
- * KEYS: live zset, dead zset, last-alive hash. ARGV: leaseMs, claimMs, limit.
+ * Never the caller itself (ARGV[4]): an instance that lost its lease re-registers instead.
+ * KEYS: live zset, dead zset, last-alive hash. ARGV: leaseMs, claimMs, limit, caller's id.
  * Returns a flat list: instance id, last moment it was known alive (ms), ...
  */
 export const CLAIM_DEAD = `
@@ -156,11 +176,13 @@ local out = {}
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', rnow, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
 for i = 1, #expired, 2 do
   local id, alive = expired[i], string.format('%d', tonumber(expired[i + 1]) - tonumber(ARGV[1]))
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('HSET', KEYS[3], id, alive)
-  redis.call('ZADD', KEYS[2], rnow + tonumber(ARGV[2]), id)
-  table.insert(out, id)
-  table.insert(out, alive)
+  if id ~= ARGV[4] then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('HSET', KEYS[3], id, alive)
+    redis.call('ZADD', KEYS[2], rnow + tonumber(ARGV[2]), id)
+    table.insert(out, id)
+    table.insert(out, alive)
+  end
 end
 local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', rnow, 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(stale) do
@@ -171,16 +193,31 @@ end
 return out
 `;
 
-/** Removes records of users offline since before ARGV[1] (ms) from one bucket. Returns the count. */
+/**
+ * Removes records of users offline since before ARGV[1] (ms) from one bucket. A record holding a
+ * sticky BUSY or INVISIBLE is kept: forgetting it would bring an invisible user back visible.
+ * Returns the count.
+ */
 export const RETENTION = `
 local all = redis.call('HGETALL', KEYS[1])
 local removed = 0
 for i = 1, #all, 2 do
   local v = tonumber(all[i + 1])
-  if v % 8 == 0 and math.floor(v / 32) < tonumber(ARGV[1]) then
+  if v % 32 == 0 and math.floor(v / 32) < tonumber(ARGV[1]) then
     redis.call('HDEL', KEYS[1], all[i])
     removed = removed + 1
   end
 end
 return removed
+`;
+
+/** A fixed-window counter. KEYS: the counter. ARGV: windowMs. Returns { count, ms left }. */
+export const HIT = `
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
 `;

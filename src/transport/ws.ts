@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { ExecutionArgs } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Viewer } from '../auth.js';
+import type { Config } from '../config.js';
+import type { Context } from '../context.js';
+import { ErrorCode, presenceError, SessionLimitError } from '../errors.js';
+import { assertId } from '../ids.js';
+import type { Liveness, SocketSession } from '../liveness/index.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { Status } from '../presence.js';
+
+/** Close codes Presence adds to graphql-ws' own (4400 bad request, 4403 forbidden, ...). */
+export const PresenceCloseCode = {
+  /** The user already holds WS_MAX_CONNECTIONS_PER_USER sockets here, or PRESENCE_MAX_SESSIONS in all. */
+  TooManyConnections: 4429,
+} as const;
+
+/** What a socket carries between graphql-ws callbacks (graphql-ws `ctx.extra`). A type alias,
+ * not an interface: graphql-ws requires an index-signature-compatible record. */
+type SocketExtra = {
+  viewer?: Viewer;
+  /** The device session this socket holds, once opened (awaited on close). */
+  session?: Promise<SocketSession | null>;
+  /** Closes the socket when the token expires. */
+  expiry?: NodeJS.Timeout;
+  /** The socket closed (possibly while onConnect was still verifying the token). */
+  closed?: boolean;
+};
+
+/** What the yoga context factory receives from a WebSocket operation. */
+export interface SocketContext {
+  socketViewer: Viewer;
+  socketSession: SocketSession | null;
+}
+
+export interface WebSocketDeps {
+  server: Server;
+  yoga: YogaServerInstance<Record<string, unknown>, Context>;
+  config: Readonly<Config>;
+  liveness: Liveness;
+  metrics: Metrics;
+  logger: Logger;
+  viewerFrom(authorization: string | null): Promise<Viewer | null>;
+}
+
+/**
+ * graphql-ws on the same path as HTTP, running yoga's own parse/validate/execute and plugins (the
+ * wiring of yoga's graphql-ws example), so limits and error codes are the same on both. Each
+ * authenticated connection is a device session of its user (src/liveness).
+ */
+export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void> } {
+  const { yoga, config, liveness, metrics, logger } = deps;
+  const perUser = new Map<string, number>();
+
+  const wss = new WebSocketServer({
+    server: deps.server,
+    path: yoga.graphqlEndpoint,
+    maxPayload: config.limits.wsMaxPayloadBytes,
+    // Cross-site WebSocket hijacking: browsers always send Origin; refuse foreign ones before the
+    // upgrade. Clients without an Origin (native apps, servers) are not browsers and may connect.
+    verifyClient: ({ req }: { req: IncomingMessage }) => originAllowed(req, config.limits.wsAllowedOrigins),
+  });
+
+  const server = useServer<Record<string, unknown>, SocketExtra>(
+    {
+      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
+      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+
+      // A missing or bad token closes the socket with 4403 before any operation runs. A good one
+      // opens the connection's device session: the user is present while the socket lives.
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const auth = params['authorization'] ?? params['Authorization'];
+        let viewer: Viewer | null;
+        try {
+          viewer = typeof auth === 'string' ? await deps.viewerFrom(auth) : null;
+        } catch {
+          viewer = null;
+        }
+        // Closed while the token was being checked: open nothing, or it would never be closed.
+        if (!viewer || ctx.extra.closed) return false;
+        const socket = ctx.extra.socket;
+        const deviceId = params['deviceId'] ?? `ws-${randomUUID()}`;
+        try {
+          if (typeof deviceId !== 'string') throw new TypeError('deviceId must be a string');
+          assertId(deviceId, config.maxIdLength, 'deviceId');
+        } catch {
+          socket.close(CloseCode.BadRequest, 'connectionParams.deviceId is not a valid id');
+          return false;
+        }
+        const held = perUser.get(viewer.userId) ?? 0;
+        if (held >= config.limits.connectionsPerUser) {
+          socket.close(PresenceCloseCode.TooManyConnections, 'Too many connections for this user');
+          return false;
+        }
+        perUser.set(viewer.userId, held + 1);
+        ctx.extra.viewer = viewer;
+        metrics.connections.inc();
+
+        // The token's expiry ends the connection: the client refreshes by reconnecting.
+        if (viewer.exp !== null) {
+          const ms = viewer.exp * 1000 - Date.now();
+          ctx.extra.expiry = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), Math.max(0, ms));
+          ctx.extra.expiry.unref();
+        }
+        const status = params['status'] === 'AWAY' ? Status.AWAY : params['status'] === 'ONLINE' ? Status.ONLINE : null;
+        ctx.extra.session = liveness.open(viewer.userId, deviceId, status).catch((err: Error) => {
+          if (err instanceof SessionLimitError) socket.close(PresenceCloseCode.TooManyConnections, err.message);
+          else logger.warn({ err: err.message }, 'could not open a socket session');
+          return null;
+        });
+        // Present before the client may run anything, so its first query already sees itself online.
+        return (await ctx.extra.session) !== null;
+      },
+
+      onClose: async (ctx) => {
+        ctx.extra.closed = true;
+        clearTimeout(ctx.extra.expiry);
+        const viewer = ctx.extra.viewer;
+        if (!viewer) return;
+        metrics.connections.dec();
+        const left = (perUser.get(viewer.userId) ?? 1) - 1;
+        if (left > 0) perUser.set(viewer.userId, left);
+        else perUser.delete(viewer.userId);
+        const session = await ctx.extra.session;
+        if (session) await liveness.close(session);
+      },
+
+      onSubscribe: async (ctx, id, params) => {
+        // ctx.subscriptions already holds this operation's id.
+        const open = Object.keys(ctx.subscriptions).filter((k) => k !== id).length;
+        if (open >= config.limits.subscriptionsPerConnection) {
+          return [presenceError(ErrorCode.LimitExceeded, `at most ${config.limits.subscriptionsPerConnection} operations per connection`)];
+        }
+        const socketContext: SocketContext = { socketViewer: ctx.extra.viewer!, socketSession: await ctx.extra.session! };
+        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params, ...socketContext });
+        let document;
+        try {
+          document = enveloped.parse(params.query);
+        } catch (err) {
+          return [err as never];
+        }
+        const args: ExecutionArgs = {
+          schema: enveloped.schema,
+          operationName: params.operationName ?? null,
+          document,
+          variableValues: params.variables ?? null,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+        const errors = enveloped.validate(args.schema, args.document);
+        return errors.length ? errors : args;
+      },
+    },
+    wss,
+    config.liveness.keepAliveMs,
+  );
+
+  return { dispose: () => server.dispose() as Promise<void> };
+}
+
+/** Same-origin, listed, or no Origin at all (not a browser). */
+function originAllowed(req: IncomingMessage, allowed: readonly string[]): boolean {
+  const origin = req.headers.origin;
+  if (!origin || allowed.includes('*') || allowed.includes(origin)) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
