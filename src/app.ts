@@ -4,6 +4,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
+import type { GraphQLError, ValidationContext } from 'graphql';
 import { createYoga, useReadinessCheck } from 'graphql-yoga';
 import { bearer, createVerifier, type Viewer } from './auth.js';
 import type { Config } from './config.js';
@@ -93,6 +94,12 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   let draining = false;
 
   const { limits } = config;
+  // Armor's rules throw by default, which skips yoga's error codes; reported as validation errors
+  // they come back as GRAPHQL_VALIDATION_FAILED like any other invalid document.
+  const reported = {
+    propagateOnRejection: false,
+    onReject: [(ctx: unknown, err: GraphQLError) => (ctx as ValidationContext | null)?.reportError(err)],
+  };
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -108,11 +115,12 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     plugins: [
       // Same limits on HTTP, SSE and WebSocket: the WebSocket path runs these plugins too.
       EnvelopArmorPlugin({
-        maxDepth: { n: limits.maxDepth },
-        maxAliases: { n: limits.maxAliases },
+        // Introspection counts too: it is the deepest thing this schema can be asked.
+        maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, ...reported },
+        maxAliases: { n: limits.maxAliases, ...reported },
         maxTokens: { n: limits.maxTokens },
-        costLimit: { maxCost: limits.maxCost },
-        maxDirectives: { n: 10 },
+        costLimit: { maxCost: limits.maxCost, ...reported },
+        maxDirectives: { n: 10, ...reported },
         blockFieldSuggestion: { enabled: config.env === 'production' },
       }),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'content-type'] }),

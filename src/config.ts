@@ -75,7 +75,7 @@ export interface LimitsConfig {
    * servers) and same-origin pages are always allowed; `*` allows every origin. @default []
    */
   wsAllowedOrigins: string[];
-  /** @default 8 */
+  /** Selection depth, introspection included (GraphiQL's own introspection query needs 13). @default 15 */
   maxDepth: number;
   /** @default 10 */
   maxAliases: number;
@@ -256,7 +256,7 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
       connectionsPerUser: int(env, 'WS_MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),
       sessionsPerUser: int(env, 'PRESENCE_MAX_SESSIONS', 32, 1, 1_000),
       wsAllowedOrigins: Object.freeze(list(env, 'WS_ALLOWED_ORIGINS')) as string[],
-      maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 8, 2, 100),
+      maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 15, 2, 100),
       maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 10, 0, 1_000),
       maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 5_000, 100, 1_000_000),
       maxCost: int(env, 'GRAPHQL_MAX_COST', 5_000, 10, 10_000_000),

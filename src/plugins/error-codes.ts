@@ -14,13 +14,11 @@ export function useErrorCodes(): Plugin {
     if (result.errors.every((e) => e.extensions?.['code'] || e.path)) return;
     setResult({
       ...result,
-      errors: result.errors.map((e) =>
-        e.extensions?.['code'] || e.path
-          ? e
-          : new GraphQLError(e.message, { nodes: e.nodes, path: e.path, extensions: { ...e.extensions, code: ErrorCode.BadUserInput } }),
-      ),
+      errors: result.errors.map((e) => (e.path ? e : coded(e, ErrorCode.BadUserInput))),
     });
   };
+  const coded = (e: GraphQLError, code: string) =>
+    e.extensions?.['code'] ? e : new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code } });
   return {
     onExecute: () => ({
       onExecuteDone: ({ result, setResult }) => {
