@@ -1,33 +1,120 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { startApp, type TestServer } from './helpers/app.js';
 
 // Docker cannot run here, so check what can be checked without an engine: the files parse, and
-// every setting they pass to the API is one the code actually reads.
+// every name they share with the code (services, ports, variables, metrics) matches.
 const configSource = readFileSync('src/config.ts', 'utf8');
 const knownVariables = new Set([...configSource.matchAll(/\(\s*env,\s*'([A-Z_]+)'/g)].map((m) => m[1]));
 
-describe('deployment files', () => {
-  const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
-    services: Record<string, { build?: unknown; image?: string; environment?: Record<string, string>; command?: string[] }>;
-  };
+type Service = {
+  build?: unknown;
+  image?: string;
+  environment?: Record<string, string>;
+  command?: string[];
+  volumes?: string[];
+  ports?: string[];
+  expose?: string[];
+  depends_on?: unknown;
+};
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const apis = Object.entries(compose.services).filter(([, s]) => s.build);
+/** The container path a compose service mounts a repository file at. */
+const mountOf = (svc: Service, file: string) => svc.volumes?.find((v) => v.startsWith(`./${file}:`))?.split(':')[1];
 
-  it('docker-compose.yml runs Redis with AOF persistence and two API instances built from this repo', () => {
-    expect(compose.services['redis']?.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
-    const api = Object.values(compose.services).filter((s) => s.build);
-    expect(api.length).toBe(2);
+describe('docker-compose.yml', () => {
+  it('runs Redis with AOF persistence and a health check, and two API instances built from this repo', () => {
+    const redis = compose.services['redis']!;
+    expect(redis.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
+    expect(redis).toHaveProperty('healthcheck');
+    expect(apis.map(([name]) => name)).toEqual(['api-1', 'api-2']);
   });
 
   it('passes the API only variables that src/config.ts reads, and points it at the compose Redis', () => {
-    expect(knownVariables.size).toBeGreaterThan(10);
-    for (const svc of Object.values(compose.services).filter((s) => s.build)) {
+    expect(knownVariables.size).toBeGreaterThan(20);
+    for (const [, svc] of apis) {
       for (const name of Object.keys(svc.environment ?? {})) expect(knownVariables, name).toContain(name);
-      expect(svc.environment?.['REDIS_URL']).toMatch(/^redis:\/\/redis:6379$/);
+      expect(svc.environment?.['REDIS_URL']).toBe('redis://redis:6379');
       expect(svc.environment?.['HOST']).toBe('0.0.0.0');
+      expect(svc.expose).toContain(svc.environment?.['PORT']);
     }
   });
 
-  it('the Dockerfile is multi-stage, installs from the lock file and runs as a non-root user', () => {
+  it('puts nginx in front of both instances, passing WebSocket upgrades', () => {
+    const lb = compose.services['lb']!;
+    const conf = readFileSync('deploy/nginx/nginx.conf', 'utf8');
+    expect(mountOf(lb, 'deploy/nginx/nginx.conf')).toBe('/etc/nginx/nginx.conf');
+    for (const [name, svc] of apis) expect(conf).toContain(`server ${name}:${svc.environment?.['PORT']}`);
+    expect(conf).toMatch(/proxy_set_header Upgrade \$http_upgrade/);
+    expect(conf).toMatch(/proxy_set_header Connection \$connection_upgrade/);
+    const listen = /listen (\d+);/.exec(conf)![1];
+    expect(lb.ports).toContain(`${listen}:${listen}`);
+  });
+
+  it('has Prometheus scrape both instances and load the shipped rules', () => {
+    const prom = compose.services['prometheus']!;
+    const config = parse(readFileSync('deploy/prometheus/prometheus.yml', 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { metrics_path: string; static_configs: { targets: string[] }[] }[];
+    };
+    expect(mountOf(prom, 'deploy/prometheus/prometheus.yml')).toBe('/etc/prometheus/prometheus.yml');
+    expect(config.rule_files).toEqual([mountOf(prom, 'deploy/prometheus/alerts.yml')]);
+    const targets = config.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
+    expect(targets.sort()).toEqual(apis.map(([name, svc]) => `${name}:${svc.environment?.['PORT']}`).sort());
+    expect(config.scrape_configs[0]!.metrics_path).toBe('/metrics');
+  });
+});
+
+describe('alert rules', () => {
+  type Rule = { alert: string; expr: string; for: string; labels: { severity: string }; annotations: { summary: string } };
+  const rules = (parse(readFileSync('deploy/prometheus/alerts.yml', 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
+  let srv: TestServer;
+  let exported: Set<string>;
+  beforeAll(async () => {
+    srv = await startApp();
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    exported = new Set([...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].map((m) => m[1]!));
+  });
+  afterAll(() => srv?.stop());
+
+  it('cover Redis, errors, delivery lag and the sweeper, each well formed', () => {
+    const names = rules.map((r) => r.alert);
+    for (const needed of ['PresenceRedisUnreachable', 'PresenceHighErrorRate', 'PresenceEventDeliveryLag', 'PresenceSweeperFallingBehind']) {
+      expect(names).toContain(needed);
+    }
+    for (const r of rules) {
+      expect(r.expr.trim(), r.alert).not.toBe('');
+      expect(r.for, r.alert).toMatch(/^\d+[smh]$/);
+      expect(['page', 'warn'], r.alert).toContain(r.labels.severity);
+      expect(r.annotations.summary, r.alert).toBeTruthy();
+      // Expression shape: balanced brackets and a comparison that makes it an alert condition.
+      for (const [open, close] of ['()', '[]', '{}']) {
+        expect(r.expr.split(open!).length, `${r.alert} ${open}${close}`).toBe(r.expr.split(close!).length);
+      }
+      expect(r.expr, r.alert).toMatch(/(==|>|<|!=)\s*[\d.]+/);
+    }
+  });
+
+  it('name only metrics a running instance exports', () => {
+    const builtIn = new Set(['up']);
+    const functions = new Set(['rate', 'sum', 'min', 'max', 'by', 'histogram_quantile', 'clamp_min', 'or', 'and']);
+    for (const r of rules) {
+      const identifiers = r.expr
+        .replace(/\{[^}]*\}/g, '')
+        .replace(/\[[^\]]*\]/g, '')
+        .replace(/by \([^)]*\)/g, '')
+        .match(/[a-z_][a-z0-9_]*/g)!;
+      for (const id of identifiers.filter((i) => !functions.has(i) && !builtIn.has(i))) {
+        const base = id.replace(/_(bucket|count|sum)$/, '');
+        expect(exported.has(id) || exported.has(base), `${r.alert}: ${id}`).toBe(true);
+      }
+    }
+  });
+});
+
+describe('Dockerfile', () => {
+  it('is multi-stage, installs from the lock file and runs as a non-root user', () => {
     const dockerfile = readFileSync('Dockerfile', 'utf8');
     expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
