@@ -16,6 +16,7 @@ import {
 } from './generated/graphql.js';
 import { startApp, type TestServer } from './helpers/app.js';
 import { ok } from './helpers/graphql.js';
+import { userFactory } from './helpers/users.js';
 import { startRedis, type RedisProcess } from './helpers/redis.js';
 import { collect, waitFor, wsClient as helperWsClient, wsUrl } from './helpers/ws.js';
 
@@ -25,11 +26,7 @@ describe('real GraphQL clients over graphql-ws', () => {
   let redis: RedisProcess;
   let srv: TestServer;
   let cleanups: (() => unknown)[] = [];
-  let n = 0;
-  const users = (...names: string[]) => {
-    n++;
-    return names.map((name) => `${name}-${n}`);
-  };
+  const users = userFactory();
   const set = async (userId: string, status: PresenceStatus) =>
     ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId));
   const befriend = async (userId: string, friendIds: string[]) =>

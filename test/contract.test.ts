@@ -9,18 +9,14 @@ import {
 } from './generated/graphql.js';
 import { startApp, type TestServer } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
+import { userFactory } from './helpers/users.js';
 import { codes, ok, request } from './helpers/graphql.js';
 
 // The API contract of issue #2, run unchanged against every engine.
 describe.each(engines)('contract on the $name engine', (fixture) => {
   let srv: TestServer;
   let teardown: () => Promise<void>;
-  let n = 0;
-  /** Fresh user ids per test, so tests never see each other's state. */
-  const users = (...names: string[]) => {
-    n++;
-    return names.map((name) => `${name}-${n}`);
-  };
+  const users = userFactory();
   const as = async (userId: string) => srv.token(userId);
   const befriend = async (userId: string, friendIds: string[]) =>
     ok(srv.url, AddFriendsDocument, { userId, friendIds }, await srv.token('svc', { service: true }));
@@ -70,11 +66,11 @@ describe.each(engines)('contract on the $name engine', (fixture) => {
   });
 
   it('presence(ids) answers in the order and length of ids, duplicates included', async () => {
-    const [alice, bob, carol] = users('alice', 'bob', 'carol');
+    const [alice, bob, carol, nobody] = users('alice', 'bob', 'carol', 'nobody');
     await befriend(alice!, [bob!, carol!]);
     await ok(srv.url, SetPresenceDocument, { status: 'ONLINE' }, await as(bob!));
     await ok(srv.url, SetPresenceDocument, { status: 'AWAY' }, await as(carol!));
-    const ids = [carol!, bob!, 'nobody-' + n, bob!, alice!, carol!];
+    const ids = [carol!, bob!, nobody!, bob!, alice!, carol!];
     const { presence } = await ok(srv.url, PresencesDocument, { ids }, await as(alice!));
     expect(presence.map((p) => p.userId)).toEqual(ids);
     expect(presence.map((p) => p.status)).toEqual(['AWAY', 'ONLINE', 'OFFLINE', 'ONLINE', 'OFFLINE', 'AWAY']);
@@ -88,10 +84,9 @@ describe.each(engines)('contract on the $name engine', (fixture) => {
   });
 
   it('hides a non-friend completely: they read exactly like an unknown id', async () => {
-    const [alice, stranger] = users('alice', 'stranger');
+    const [alice, stranger, unknown] = users('alice', 'stranger', 'ghost');
     await ok(srv.url, SetPresenceDocument, { status: 'ONLINE' }, await as(stranger!));
-    const unknown = `ghost-${n}`;
-    const { presence } = await ok(srv.url, PresencesDocument, { ids: [stranger!, unknown] }, await as(alice!));
+    const { presence } = await ok(srv.url, PresencesDocument, { ids: [stranger!, unknown!] }, await as(alice!));
     expect(presence[0]).toEqual({ userId: stranger, status: 'OFFLINE', lastActiveAt: null, version: 0 });
     expect({ ...presence[0], userId: 'x' }).toEqual({ ...presence[1], userId: 'x' });
   });

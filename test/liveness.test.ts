@@ -13,6 +13,7 @@ import {
 } from './generated/graphql.js';
 import { startApp, type TestServer } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
+import { userFactory } from './helpers/users.js';
 import { codes, ok, request } from './helpers/graphql.js';
 import { collect, waitFor, wsClient, wsUrl, type Collected } from './helpers/ws.js';
 
@@ -26,11 +27,7 @@ describe.each(engines)('liveness on the $name engine', (fixture) => {
   let srv: TestServer;
   let teardown: () => Promise<void>;
   let clients: Client[] = [];
-  let n = 0;
-  const users = (...names: string[]) => {
-    n++;
-    return names.map((name) => `${name}-${n}`);
-  };
+  const users = userFactory();
   const svc = () => srv.token('svc', { service: true });
   const befriend = async (userId: string, friendIds: string[]) => ok(srv.url, AddFriendsDocument, { userId, friendIds }, await svc());
   /** A device: a socket that connects at once and so makes its user present. */

@@ -10,6 +10,7 @@ import {
 } from './generated/graphql.js';
 import { startApp, type TestServer } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
+import { userFactory } from './helpers/users.js';
 import { ok } from './helpers/graphql.js';
 import { collect, waitFor, wsClient } from './helpers/ws.js';
 
@@ -18,11 +19,7 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
   let srv: TestServer;
   let teardown: () => Promise<void>;
   let clients: Client[] = [];
-  let n = 0;
-  const users = (...names: string[]) => {
-    n++;
-    return names.map((name) => `${name}-${n}`);
-  };
+  const users = userFactory();
   const set = async (userId: string, status: PresenceStatus) =>
     ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId));
   const svc = () => srv.token('svc', { service: true });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { waitForPing } from './redis.js';
+import { killAll, waitForPing } from './redis.js';
 
 const exec = promisify(execFile);
 
@@ -99,16 +99,7 @@ export async function startCluster(primaries = 3, replicas = 1): Promise<RedisCl
     },
     async stop() {
       clients.forEach((c) => c.disconnect());
-      await Promise.all(
-        nodes.map(
-          (n) =>
-            new Promise<void>((resolve) => {
-              if (n.proc.exitCode !== null || n.proc.signalCode !== null) return resolve();
-              n.proc.once('exit', () => resolve());
-              n.proc.kill('SIGKILL');
-            }),
-        ),
-      );
+      await killAll(nodes.map((n) => n.proc));
       rmSync(dir, { recursive: true, force: true });
     },
   };

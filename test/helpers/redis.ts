@@ -104,3 +104,17 @@ export async function waitForPing(port: number, timeoutMs = 10_000): Promise<voi
     }
   }
 }
+
+/** SIGKILLs every process that is still running and waits for them to exit. */
+export async function killAll(procs: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    procs.map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          if (p.exitCode !== null || p.signalCode !== null) return resolve();
+          p.once('exit', () => resolve());
+          p.kill('SIGKILL');
+        }),
+    ),
+  );
+}

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, waitForPing } from './redis.js';
+import { freePort, killAll, waitForPing } from './redis.js';
 
 export interface SentinelSetup {
   primary: number;
@@ -83,16 +83,7 @@ export async function startSentinel(name = 'presence'): Promise<SentinelSetup> {
     },
     async stop() {
       clients.forEach((c) => c.disconnect());
-      await Promise.all(
-        procs.map(
-          (p) =>
-            new Promise<void>((resolve) => {
-              if (p.exitCode !== null || p.signalCode !== null) return resolve();
-              p.once('exit', () => resolve());
-              p.kill('SIGKILL');
-            }),
-        ),
-      );
+      await killAll(procs);
       rmSync(dir, { recursive: true, force: true });
     },
   };
