@@ -48,8 +48,8 @@ describe('Redis failover under open subscriptions', () => {
       try {
         return await fn();
       } catch (err) {
-        if (i > 100) throw err;
-        await new Promise((r) => setTimeout(r, 100));
+        if (i > 60) throw err;
+        await new Promise((r) => setTimeout(r, 250));
       }
     }
   };
@@ -57,7 +57,7 @@ describe('Redis failover under open subscriptions', () => {
   it('Redis Cluster: CLUSTER FAILOVER of the primary holding the user', async () => {
     const cluster: RedisCluster = await startCluster(3, 1);
     cleanups.push(() => cluster.stop());
-    srv = await startApp({ REDIS_CLUSTER_NODES: cluster.seeds });
+    srv = await startApp({ REDIS_CLUSTER_NODES: cluster.seeds, RATE_LIMIT_COUNT: '1000' });
     const { friend, sub, set, read } = await scenario('cf');
     await set('ONLINE');
     await sub.take(1);
@@ -68,8 +68,10 @@ describe('Redis failover under open subscriptions', () => {
     await waitFor(async () => (await cluster.ownerOf(bucketKey)).primary === replica, 20_000);
     expect((await cluster.ownerOf(bucketKey)).primary).not.toBe(primary);
 
-    await eventually(() => set('AWAY'));
-    await eventually(async () => expect(await read()).toBe('AWAY'));
+    await eventually(async () => {
+      await set('AWAY');
+      expect(await read()).toBe('AWAY');
+    });
     await set('BUSY');
     const events = await sub.take(3, 10_000);
     expect(events.map((e) => e.friendPresenceChanged.status)).toEqual(['ONLINE', 'AWAY', 'BUSY']);
@@ -78,14 +80,18 @@ describe('Redis failover under open subscriptions', () => {
   it('Sentinel: SENTINEL FAILOVER promotes the replica', async () => {
     const sentinel: SentinelSetup = await startSentinel();
     cleanups.push(() => sentinel.stop());
-    srv = await startApp({ REDIS_SENTINELS: sentinel.sentinels, REDIS_SENTINEL_NAME: sentinel.name });
+    srv = await startApp({ REDIS_SENTINELS: sentinel.sentinels, REDIS_SENTINEL_NAME: sentinel.name, RATE_LIMIT_COUNT: '1000' });
     const { sub, set, read } = await scenario('sf');
     await set('ONLINE');
     await sub.take(1);
 
     await sentinel.failover();
-    await eventually(() => set('AWAY'));
-    await eventually(async () => expect(await read()).toBe('AWAY'));
+    // A write the old primary acknowledged just before its demotion can be lost (replication is
+    // asynchronous): retry the write until it reads back.
+    await eventually(async () => {
+      await set('AWAY');
+      expect(await read()).toBe('AWAY');
+    });
     // The subscriber reconnected to the new primary by itself; the next change reaches the viewer.
     await eventually(async () => {
       await set('BUSY');
