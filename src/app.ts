@@ -8,7 +8,7 @@ import type { GraphQLError, ValidationContext } from 'graphql';
 import { createYoga, useReadinessCheck } from 'graphql-yoga';
 import { bearer, createVerifier, type Viewer } from './auth.js';
 import type { Config } from './config.js';
-import { createContext, type Context } from './context.js';
+import { createContext, type Context, type Services } from './context.js';
 import { instrument } from './engine/instrument.js';
 import { createMemoryEngine } from './engine/memory/index.js';
 import { connectRedis, waitReady, type RedisClient } from './engine/redis/connect.js';
@@ -20,6 +20,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { useErrorCodes } from './plugins/error-codes.js';
 import { createRedisBus } from './realtime/bus.js';
+import { createHub } from './realtime/hub.js';
 import { schema } from './schema/index.js';
 import { attachWebSocket, type SocketContext } from './transport/ws.js';
 
@@ -77,6 +78,9 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   }
   engine = instrument(engine, metrics);
   const liveness = createLiveness(engine, config.liveness, logger, metrics);
+
+  const hub = createHub(engine.bus);
+  const services: Services = { config, engine, metrics, hub };
 
   const redisReady = () => connections.every((c) => c.status === 'ready');
   Object.assign(metrics.sources, {
@@ -142,10 +146,8 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     // viewer verified at connection time (src/transport/ws.ts).
     context: async (initial) => {
       const socket = initial as Partial<SocketContext>;
-      if (socket.socketViewer) {
-        return createContext(config, engine, metrics, socket.socketViewer, socket.socketSession ?? null);
-      }
-      return createContext(config, engine, metrics, await viewerFrom(initial.request.headers.get('authorization')));
+      if (socket.socketViewer) return createContext(services, socket.socketViewer, socket.socketSession ?? null);
+      return createContext(services, await viewerFrom(initial.request.headers.get('authorization')));
     },
   });
 

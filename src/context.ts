@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import type { LoadedPresence, PresenceEngine } from './engine/types.js';
 import type { SocketSession } from './liveness/index.js';
 import type { Metrics } from './metrics.js';
+import type { Hub } from './realtime/hub.js';
 import { project, type PresenceView, type Relation } from './presence.js';
 
 /** What every resolver gets. Built once per HTTP request or per WebSocket operation. */
@@ -12,6 +13,8 @@ export interface Context {
   config: Readonly<Config>;
   engine: PresenceEngine;
   metrics: Metrics;
+  /** This instance's fan-out index (src/realtime/hub.ts). */
+  hub: Hub;
   /** The device session of the WebSocket this operation came on; null over HTTP. */
   session: SocketSession | null;
   /** Batches every presence read of one request into one engine.load() (one Redis round trip). */
@@ -20,24 +23,24 @@ export interface Context {
   view(userId: string, loaded: LoadedPresence): PresenceView;
 }
 
-export function createContext(
-  config: Readonly<Config>,
-  engine: PresenceEngine,
-  metrics: Metrics,
-  viewer: Viewer | null,
-  session: Context['session'] = null,
-): Context {
+/** What every context shares: built once per app. */
+export type Services = Pick<Context, 'config' | 'engine' | 'metrics' | 'hub'>;
+
+export function createContext(services: Services, viewer: Viewer | null, session: Context['session'] = null): Context {
+  const { config, engine } = services;
   const viewerId = viewer?.userId ?? null;
   const relation = (userId: string, friend: boolean): Relation =>
     userId === viewerId ? 'self' : friend ? 'friend' : 'other';
+  let loader: DataLoader<string, LoadedPresence> | undefined;
   return {
+    ...services,
     viewer,
-    config,
-    engine,
-    metrics,
     session,
+    // Created on first use: a subscription's context lives as long as its socket and rarely reads.
     // Cache on: a request naming one id twice reads it once and sees one answer.
-    presence: new DataLoader((ids) => engine.load(viewerId, ids), { maxBatchSize: 10_000 }),
+    get presence() {
+      return (loader ??= new DataLoader((ids) => engine.load(viewerId, ids), { maxBatchSize: 10_000 }));
+    },
     view: (userId, loaded) => project(userId, loaded.record, relation(userId, loaded.friend), config.visibility, Date.now()),
   };
 }

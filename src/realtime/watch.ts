@@ -1,7 +1,8 @@
 import { Repeater, SlidingBuffer } from '@repeaterjs/repeater';
 import type { Context } from '../context.js';
-import { project, type PresenceChange, type PresenceView, type StatusCode } from '../presence.js';
+import { project, statusName, type PresenceChange, type PresenceView, type StatusCode } from '../presence.js';
 import type { BusSubscription, FriendshipChange } from './bus.js';
+import type { Followed, Watcher } from './hub.js';
 
 /**
  * Events one subscriber may receive before the oldest unread ones are dropped. graphql-ws reads
@@ -17,57 +18,62 @@ export type WatchTarget = { kind: 'friends' } | { kind: 'ids'; ids: readonly str
  * once per visible change, in order, never for a change they may not see.
  *
  * Only users whose status the viewer may see are followed (self and friends; everyone under
- * PRESENCE_VISIBILITY=everyone), one bus subscription each; strangers cost nothing. The viewer's
+ * PRESENCE_VISIBILITY=everyone), through the instance's hub; strangers cost nothing. The viewer's
  * own friendship channel keeps that set current while the stream is open. Everything that changes
  * the followed set runs on one serial chain, so a friendship change racing the initial load can
  * neither be lost nor leave a stale follow behind. When the client completes or disconnects,
  * Repeater resolves `stop` and every channel is released.
+ *
+ * Memory matters here (one of these per open subscription): per followed user it keeps one Set
+ * entry, plus the last status sent once that user has changed.
  */
 export function watchPresence(ctx: Context, target: WatchTarget): AsyncIterable<PresenceView> {
   const viewerId = ctx.viewer!.userId;
-  const { bus } = ctx.engine;
+  const { hub, metrics } = ctx;
   const everyone = ctx.config.visibility === 'everyone';
 
   return new Repeater<PresenceView>(async (push, stop) => {
-    ctx.metrics.subscriptions.inc();
-    const followed = new Map<string, Promise<BusSubscription>>();
-    const friends = new Set<string>();
-    /** Last status sent per user: filters repeats, including after a lost event. */
-    const shown = new Map<string, { status: PresenceView['status']; version: number }>();
+    metrics.subscriptions.inc();
+    const followed = new Set<Followed>();
+    /** Last status sent per user (`version * 8 + code`): filters repeats, even after a lost event. */
+    const shown = new Map<Followed, number>();
     const wanted = target.kind === 'ids' ? new Set(target.ids) : null;
     let stopped = false;
 
+    // Followed users are self or friends (or anyone under 'everyone', where a friend and a
+    // stranger read the same), so 'friend' is the right relation for everyone but the viewer.
     const view = (userId: string, status: StatusCode, t: number) =>
-      project(userId, { status, t, sticky: 0 }, userId === viewerId ? 'self' : friends.has(userId) ? 'friend' : 'other', ctx.config.visibility, t);
+      project(userId, { status, t, sticky: 0 }, userId === viewerId ? 'self' : 'friend', ctx.config.visibility, t);
 
-    const emit = (next: PresenceView, before: PresenceView['status']) => {
-      const last = shown.get(next.userId);
-      if (last && next.version <= last.version) return; // stale or repeated
-      if ((last?.status ?? before) === next.status) return; // nothing the viewer can see changed
-      shown.set(next.userId, { status: next.status, version: next.version });
-      ctx.metrics.delivered.inc();
-      ctx.metrics.deliveryLag.observe(Math.max(0, Date.now() - next.version) / 1000);
+    const emit = (f: Followed, next: PresenceView, before: PresenceView['status']) => {
+      const last = shown.get(f);
+      if (last !== undefined && next.version <= Math.floor(last / 8)) return; // stale or repeated
+      if ((last === undefined ? before : statusName(last % 8)) === next.status) return; // nothing visible changed
+      shown.set(f, next.version * 8 + codeOf(next.status));
+      metrics.delivered.inc();
+      metrics.deliveryLag.observe(Math.max(0, Date.now() - next.version) / 1000);
       void push(next);
     };
 
-    const onChange = (c: PresenceChange) => {
-      if (!followed.has(c.userId)) return;
-      emit(view(c.userId, c.status, c.t), view(c.userId, c.prev, c.t).status);
+    const watcher: Watcher = {
+      onChange: (c: PresenceChange, f: Followed) => emit(f, view(c.userId, c.status, c.t), view(c.userId, c.prev, c.t).status),
     };
-
-    const follow = (id: string) => {
-      if (stopped || followed.has(id)) return;
-      const sub = bus.subscribe('presence', id, onChange);
-      followed.set(id, sub);
-      sub.catch((err) => stop(err));
+    /** Our entry for `userId`, if we follow them (the hub's entry: its id string is not copied). */
+    const mine = (userId: string) => {
+      const f = hub.get(userId);
+      return f && followed.has(f) ? f : undefined;
     };
-    const unfollow = (id: string) => {
-      const sub = followed.get(id);
-      followed.delete(id);
-      shown.delete(id);
-      return sub?.then((s) => s.release(), () => {});
+    const follow = async (userId: string) => {
+      if (stopped) return;
+      const { followed: f, ready } = hub.follow(userId, watcher);
+      followed.add(f);
+      await ready.catch((err) => stop(err));
     };
-    const visibleTo = (id: string) => id === viewerId || everyone || friends.has(id);
+    const unfollow = (f: Followed) => {
+      followed.delete(f);
+      shown.delete(f);
+      hub.unfollow(f, watcher);
+    };
 
     let chain: Promise<unknown> = Promise.resolve();
     const serial = (step: () => Promise<void>) => {
@@ -76,44 +82,45 @@ export function watchPresence(ctx: Context, target: WatchTarget): AsyncIterable<
 
     const onFriendship = (change: FriendshipChange) =>
       serial(async () => {
-        const added = change.added.filter((id) => !friends.has(id) && (!wanted || wanted.has(id)));
         for (const id of change.removed) {
-          friends.delete(id);
+          const f = mine(id);
           // A former friend is simply no longer followed; their status reads OFFLINE from now on.
-          if (!visibleTo(id)) await unfollow(id);
+          if (f && id !== viewerId) unfollow(f);
         }
+        const added = change.added.filter((id) => (!wanted || wanted.has(id)) && !mine(id));
         if (added.length === 0) return;
-        added.forEach((id) => friends.add(id));
-        added.forEach(follow);
+        await Promise.all(added.map(follow));
         // The new friend's real status becomes visible: announce it unless it reads OFFLINE.
         const loaded = await ctx.engine.load(viewerId, added);
         loaded.forEach((l, i) => {
-          if (l.record) emit(view(added[i]!, l.record.status, l.record.t), 'OFFLINE');
+          const f = mine(added[i]!);
+          if (f && l.record) emit(f, view(added[i]!, l.record.status, l.record.t), 'OFFLINE');
         });
       });
 
     // Friendship channel first, then the initial set: a change in between is queued, not lost.
-    const friendship = everyone ? null : bus.subscribe('friends', viewerId, onFriendship);
+    const friendship: Promise<BusSubscription> | null = everyone ? null : hub.friendship(viewerId, onFriendship);
     serial(async () => {
       await friendship;
+      let ids: string[];
       if (target.kind === 'friends') {
-        const list = await ctx.engine.friendsOf(viewerId);
-        list.forEach((id) => friends.add(id));
-        list.forEach(follow);
+        ids = await ctx.engine.friendsOf(viewerId);
       } else {
-        const ids = [...new Set(target.ids)];
-        const loaded = everyone ? [] : await ctx.engine.load(viewerId, ids);
-        loaded.forEach((l, i) => l.friend && friends.add(ids[i]!));
-        ids.filter(visibleTo).forEach(follow);
+        const unique = [...new Set(target.ids)];
+        const loaded = everyone ? null : await ctx.engine.load(viewerId, unique);
+        ids = unique.filter((id, i) => !loaded || id === viewerId || loaded[i]!.friend);
       }
-      await Promise.all(followed.values());
+      await Promise.all(ids.map(follow));
     });
 
     await stop;
     stopped = true;
     await chain.catch(() => {});
-    await Promise.all([...followed.keys()].map(unfollow));
+    for (const f of [...followed]) unfollow(f);
     await friendship?.then((s) => s.release(), () => {});
-    ctx.metrics.subscriptions.dec();
+    metrics.subscriptions.dec();
   }, new SlidingBuffer(BUFFER));
 }
+
+const codes: Record<PresenceView['status'], StatusCode> = { OFFLINE: 0, ONLINE: 1, AWAY: 2, BUSY: 3, INVISIBLE: 4 };
+const codeOf = (s: PresenceView['status']) => codes[s];
