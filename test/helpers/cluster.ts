@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { killAll, waitForPing } from './redis.js';
+import { reap } from './reaper.js';
 
 const exec = promisify(execFile);
 
@@ -48,14 +49,14 @@ export async function startCluster(primaries = 3, replicas = 1): Promise<RedisCl
   const nodes: ClusterNode[] = [];
   for (let i = 0; i < primaries * (1 + replicas); i++) {
     const port = await freeClusterPort();
-    const proc = spawn(
+    const proc = reap(spawn(
       'redis-server',
       [
         '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
         '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000',
       ],
       { stdio: 'ignore' },
-    );
+    ));
     nodes.push({ port, proc });
   }
   await Promise.all(nodes.map((n) => waitForPing(n.port)));

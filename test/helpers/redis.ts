@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { reap } from './reaper.js';
 
 /** A free TCP port on loopback, chosen by the kernel. */
 export async function freePort(): Promise<number> {
@@ -52,11 +53,11 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisProcess
   let proc!: ChildProcess;
 
   const launch = async () => {
-    proc = spawn(
+    proc = reap(spawn(
       'redis-server',
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
       { stdio: 'ignore' },
-    );
+    ));
     await waitForPing(port);
   };
   const kill = async () => {

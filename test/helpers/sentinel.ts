@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, killAll, waitForPing } from './redis.js';
+import { reap } from './reaper.js';
 
 export interface SentinelSetup {
   primary: number;
@@ -24,7 +25,7 @@ export async function startSentinel(name = 'presence'): Promise<SentinelSetup> {
   const procs: ChildProcess[] = [];
   const clients: Redis[] = [];
   const server = (args: string[]) => {
-    const p = spawn('redis-server', args, { stdio: 'ignore' });
+    const p = reap(spawn('redis-server', args, { stdio: 'ignore' }));
     procs.push(p);
   };
   const base = (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
