@@ -17,8 +17,9 @@ export function useErrorCodes(): Plugin {
       errors: result.errors.map((e) => (e.path ? e : coded(e, ErrorCode.BadUserInput))),
     });
   };
+  // A request error: the whole request is refused, so it is also a 400 (GraphQL over HTTP).
   const coded = (e: GraphQLError, code: string) =>
-    e.extensions?.['code'] ? e : new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code } });
+    e.extensions?.['code'] ? e : new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code, http: { status: 400 } } });
   return {
     onExecute: () => ({
       onExecuteDone: ({ result, setResult }) => {
