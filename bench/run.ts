@@ -1,0 +1,180 @@
+/**
+ * Presence benchmark suite: `npm run bench` (tsx bench/run.ts).
+ *
+ * Runs five benchmarks against real redis-server processes it starts itself on free loopback
+ * ports (never the shared Redis on 6379) and real API server processes (src/main.ts, production
+ * mode), prints one table (each figure a ratio against a baseline measured side by side in the same
+ * run, with the absolute numbers behind it), then the details and evidence, and writes the same
+ * text to bench/RESULTS.md with a description of the machine. Every process it starts is killed on
+ * exit, on error and on Ctrl-C. About 6 minutes on a 2-core machine.
+ *
+ *   1. memory       Redis bytes per offline user at 1M users vs SET ... EX      (bench/memory.ts)
+ *   2. read         presence(ids) x100 over HTTP vs a raw ioredis pipeline       (bench/read.ts)
+ *   3. write        setPresence vs mutation { __typename }                       (bench/write.ts)
+ *   4. fanout       10K subscribers on 2 instances vs ioredis + ws.send          (bench/fanout.ts)
+ *   5. connections  server memory per idle subscribed connection vs bare ws      (bench/connections.ts)
+ *
+ * Settings (environment variables, all optional):
+ *   BENCH_ONLY                  comma-separated subset, e.g. "read,write" (default: all five)
+ *   BENCH_DURATION_S            seconds of measured load per measurement (default 10)
+ *   BENCH_WARMUP_S              seconds of unmeasured load before each (default 2)
+ *   BENCH_CONCURRENCY           requests in flight, read and write benches and their baselines (32)
+ *   BENCH_PROFILE=1             always print CPU/heap profiles (by default only for a missed target)
+ *   BENCH_USERS                 memory: users written through the engine (1000000)
+ *   BENCH_BUCKETS               memory: PRESENCE_BUCKETS for those users (4096, ~244 per bucket)
+ *   BENCH_ONLINE_USERS          memory: users kept online for the per-online-user figure (100000)
+ *   BENCH_READ_USERS            read: users with a status (100000)
+ *   BENCH_READ_VIEWERS          read: viewers (tokens), each with BENCH_READ_IDS friends (1000)
+ *   BENCH_READ_IDS              read: ids per presence(ids) request (100)
+ *   BENCH_WRITE_USERS           write: users setPresence is spread over (20000)
+ *   BENCH_FANOUT_VIEWERS        fanout: subscribers, split over 2 instances (10000)
+ *   BENCH_FANOUT_PUBLISHERS     fanout: users whose changes are fanned out (100; viewers/publishers each)
+ *   BENCH_FANOUT_WINDOW         fanout: changes outstanding when finding the maximum rate (50)
+ *   BENCH_CONNECTIONS           connections: idle connections held (20000; capped by ulimit -Hn)
+ *   BENCH_CONN_FRIENDS          connections: friends per viewer (100)
+ *   BENCH_SERVER_<NAME>=value   sets <NAME> in every API server's environment, e.g.
+ *                               BENCH_SERVER_WS_KEEPALIVE_MS=0 (for experiments; the defaults are what is measured)
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { benchConnections } from './connections.js';
+import { benchFanout } from './fanout.js';
+import { benchMemory } from './memory.js';
+import { benchRead } from './read.js';
+import { benchWrite } from './write.js';
+import {
+  BENCH_DIR,
+  installCleanup,
+  killAll,
+  log,
+  openFilesLimit,
+  perturbation,
+  setCurrentBench,
+  waitForQuietMachine,
+  type Row,
+  type Section,
+} from './lib.js';
+
+installCleanup();
+
+const benches: { name: string; title: string; run: () => Promise<Section> }[] = [
+  { name: 'memory', title: '1. Memory per user', run: benchMemory },
+  { name: 'read', title: '2. Read path', run: benchRead },
+  { name: 'write', title: '3. Write path', run: benchWrite },
+  { name: 'fanout', title: '4. Fan-out', run: benchFanout },
+  { name: 'connections', title: '5. Connections', run: benchConnections },
+];
+
+function machine(): string[] {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1]?.trim() ?? 'unknown CPU';
+  const mhz = /cpu MHz\s*:\s*([\d.]+)/.exec(cpuinfo)?.[1];
+  let redis = 'unknown';
+  try {
+    redis = /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))?.[1] ?? redis;
+  } catch {
+    /* reported as unknown */
+  }
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  return [
+    `- CPU: ${availableParallelism()} cores, ${model}${mhz ? ` (${Math.round(Number(mhz))} MHz)` : ''}`,
+    `- RAM: ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Linux ${release()}; open-files limit ${openFilesLimit()}`,
+    `- Node ${process.version}, Redis ${redis} (redis-server started by the suite, no persistence), ioredis, graphql-yoga, graphql-ws, undici as load generator`,
+    `- Date: ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC; load average before the run ${load}`,
+  ];
+}
+
+function table(rows: Row[]): string[] {
+  const cells = (r: string[]) => `| ${r.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
+  return [
+    cells(['Benchmark', 'Presence', 'Baseline', 'Ratio', 'Target', 'Result']),
+    cells(['---', '---:', '---:', '---:', '---', '---']),
+    ...rows.map((r) => cells([r.bench, r.presence, r.baseline, r.ratio, r.target, r.result])),
+  ];
+}
+
+const only = (process.env['BENCH_ONLY'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const selected = only.length ? benches.filter((b) => only.includes(b.name)) : benches;
+if (only.length && selected.length !== only.length) {
+  console.error(`BENCH_ONLY: unknown benchmark in "${only.join(',')}"; known: ${benches.map((b) => b.name).join(', ')}`);
+  process.exit(2);
+}
+
+const header = machine();
+const settings = Object.entries(process.env)
+  .filter(([k]) => k.startsWith('BENCH_'))
+  .map(([k, v]) => `${k}=${v}`);
+const t0 = performance.now();
+const sections: Section[] = [];
+let failed = 0;
+for (const b of selected) {
+  const start = performance.now();
+  log(`=== ${b.title} ===`);
+  setCurrentBench(b.title);
+  // Other people's work on a shared machine skews every figure: give it a moment to finish.
+  const busy = await waitForQuietMachine(20_000);
+  if (busy >= 25) log(`the machine is busy (${Math.round(busy)}% of a core used by other processes): figures will be perturbed`);
+  try {
+    sections.push(await b.run());
+  } catch (err) {
+    failed++;
+    log(`${b.title} failed: ${(err as Error).stack ?? String(err)}`);
+    killAll();
+    sections.push({
+      title: b.title,
+      rows: [{ bench: b.title, presence: '-', baseline: '-', ratio: '-', target: '-', result: 'ERROR' }],
+      details: [`Failed: ${String((err as Error).message ?? err).split('\n').slice(0, 6).join(' / ')}`],
+    });
+  }
+  log(`${b.title}: ${((performance.now() - start) / 1000).toFixed(0)} s`);
+}
+const total = (performance.now() - t0) / 1000;
+
+const rows = sections.flatMap((s) => s.rows);
+const verdicts = rows.filter((r) => r.result === 'PASS' || r.result === 'MISS');
+const out = [
+  '# Presence benchmarks',
+  '',
+  `\`npm run bench\`${settings.length ? ` with ${settings.join(' ')}` : ''}: ${selected.map((b) => b.name).join(', ')};` +
+    ` total ${Math.floor(total / 60)} min ${Math.round(total % 60)} s. Each figure is a ratio against a baseline measured side by side in the same run.`,
+  '',
+  '## Machine',
+  '',
+  ...header,
+  '',
+  '## Results',
+  '',
+  ...table(rows),
+  '',
+  ...(perturbation.maxOther >= 20
+    ? [
+        `**Warning:** other processes on this machine used up to ${Math.round(perturbation.maxOther)}% of a core during a measurement (${perturbation.where}):` +
+          ' those figures are perturbed; rerun on a quiet machine.',
+        '',
+      ]
+    : []),
+  `${verdicts.filter((r) => r.result === 'PASS').length} of ${verdicts.length} targets met${failed ? `; ${failed} benchmark(s) failed to run` : ''}.` +
+    ' Ratios are Presence / baseline (for memory, lower is better). CPU shares below are % of one core (the machine has' +
+    ` ${availableParallelism() * 100}%); "other" is every process the suite did not start.`,
+  '',
+  '## Details and evidence',
+  '',
+  ...sections.flatMap((s) => [`### ${s.title}`, '', ...s.details.map((d) => (d.startsWith('  ') ? `    ${d.trimStart()}` : `- ${d}`)), '']),
+  '## Notes',
+  '',
+  `- This machine has ${availableParallelism()} cores and every process of a benchmark runs on them together: Redis, the API server(s), the load generator and (fan-out) the receivers.` +
+    ' Ratios compare runs under the same contention; absolute rates on a machine where the load generator and Redis have their own cores would be higher.',
+  '- The suite starts its own redis-server processes (`--save "" --appendonly no`, loopback only) and API servers as `node --import tsx src/main.ts` with NODE_ENV=production,' +
+    ' a 40-character JWT_SECRET, LOG_LEVEL=info and PRESENCE_RETENTION_SCAN_MS=3600000 (the once-a-minute retention scan of every bucket would otherwise land in some measurement windows); everything else is the default configuration.',
+  '- bench/probe.ts is preloaded into the servers (`--import`) to read memory after a full GC (`--expose-gc`) and to take CPU and heap profiles over IPC; it does nothing unless asked.',
+  '- Other people\'s processes on a shared machine perturb the figures: each CPU line shows them as "other".',
+  '',
+];
+const text = out.join('\n');
+console.log(text);
+writeFileSync(join(BENCH_DIR, 'RESULTS.md'), text);
+log(`wrote bench/RESULTS.md; total ${total.toFixed(0)} s`);
+killAll();
+process.exit(failed ? 1 : 0);
