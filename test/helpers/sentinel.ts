@@ -67,6 +67,9 @@ export async function startSentinel(name = 'presence'): Promise<SentinelSetup> {
     sentinels: `127.0.0.1:${sentinel}`,
     name,
     async failover() {
+      // A planned failover: let the replica acknowledge every write so far (SENTINEL FAILOVER
+      // itself does not wait for it, and the old primary's extra writes would be discarded).
+      await client(primary).call('WAIT', '1', '5000');
       // Sentinel refuses until it has discovered the replica; retry until it accepts.
       for (let i = 0; ; i++) {
         try {
