@@ -33,10 +33,7 @@ export interface StoredPresence {
   sticky: Sticky;
 }
 
-/** The stored integer: `t * 32 + stickyBits * 8 + status` (sticky bits: 0 none, 1 BUSY, 2 INVISIBLE). */
-export function encodeRecord(r: StoredPresence): number {
-  return r.t * 32 + (r.sticky === Status.BUSY ? 1 : r.sticky === Status.INVISIBLE ? 2 : 0) * 8 + r.status;
-}
+/** Reads the stored integer `t * 32 + stickyBits * 8 + status` (sticky bits: 0 none, 1 BUSY, 2 INVISIBLE; written by Lua). */
 export function decodeRecord(v: number): StoredPresence {
   const status = (v % 8) as StatusCode;
   const bits = Math.floor(v / 8) % 4;

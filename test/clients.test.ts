@@ -32,6 +32,18 @@ describe('real GraphQL clients over graphql-ws', () => {
   const befriend = async (userId: string, friendIds: string[]) =>
     ok(srv.url, AddFriendsDocument, { userId, friendIds }, await srv.token('svc', { service: true }));
   const channels = () => srv.app.engine.bus.channelCount();
+  /** The friend goes ONLINE then AWAY over HTTP; the client must see exactly that, in order. */
+  const expectOnlineThenAway = async (friend: string, events: PresenceFieldsFragment[], errors: unknown[]) => {
+    await set(friend, 'ONLINE');
+    await set(friend, 'AWAY');
+    await waitFor(() => events.length >= 2 || errors.length > 0, 5_000, () => JSON.stringify({ events, errors }));
+    expect(errors).toEqual([]);
+    expect(events.map((e) => [e.userId, e.status])).toEqual([
+      [friend, 'ONLINE'],
+      [friend, 'AWAY'],
+    ]);
+    expect(events[1]!.version).toBeGreaterThan(events[0]!.version);
+  };
   /** Resolves once this process holds `count` channels: the subscription is live (or released). */
   const subscribed = (count: number) => waitFor(() => channels() === count, 5_000, () => `channels: ${channels()}`);
 
@@ -112,15 +124,7 @@ describe('real GraphQL clients over graphql-ws', () => {
       cleanups.push(() => sub.unsubscribe());
       await subscribed(2); // the viewer's friendship channel + the friend's presence channel
 
-      await set(friend!, 'ONLINE');
-      await set(friend!, 'AWAY');
-      await waitFor(() => events.length >= 2 || errors.length > 0, 5_000, () => JSON.stringify({ events, errors }));
-      expect(errors).toEqual([]);
-      expect(events.map((e) => [e.userId, e.status])).toEqual([
-        [friend, 'ONLINE'],
-        [friend, 'AWAY'],
-      ]);
-      expect(events[1]!.version).toBeGreaterThan(events[0]!.version);
+      await expectOnlineThenAway(friend!, events, errors);
 
       // The subscription result was written to Apollo's normalized cache under the friend's key.
       expect((client.cache.extract() as Record<string, unknown>)[`Presence:{"userId":"${friend}"}`]).toMatchObject({ status: 'AWAY' });
@@ -176,15 +180,7 @@ describe('real GraphQL clients over graphql-ws', () => {
       cleanups.push(() => sub.unsubscribe());
       await subscribed(2); // the viewer's friendship channel + the friend's presence channel
 
-      await set(friend!, 'ONLINE');
-      await set(friend!, 'AWAY');
-      await waitFor(() => events.length >= 2 || errors.length > 0, 5_000, () => JSON.stringify({ events, errors }));
-      expect(errors).toEqual([]);
-      expect(events.map((e) => [e.userId, e.status])).toEqual([
-        [friend, 'ONLINE'],
-        [friend, 'AWAY'],
-      ]);
-      expect(events[1]!.version).toBeGreaterThan(events[0]!.version);
+      await expectOnlineThenAway(friend!, events, errors);
 
       sub.unsubscribe();
       await subscribed(0); // unsubscribing released both channels

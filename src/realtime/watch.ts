@@ -1,6 +1,6 @@
 import { Repeater, SlidingBuffer } from '@repeaterjs/repeater';
 import type { Context } from '../context.js';
-import { project, statusName, type PresenceChange, type PresenceView, type StatusCode } from '../presence.js';
+import { project, Status, statusName, type PresenceChange, type PresenceView, type StatusCode } from '../presence.js';
 import type { BusSubscription, FriendshipChange } from './bus.js';
 import type { Followed, Watcher } from './hub.js';
 
@@ -49,7 +49,7 @@ export function watchPresence(ctx: Context, target: WatchTarget): AsyncIterable<
       const last = shown.get(f);
       if (last !== undefined && next.version <= Math.floor(last / 8)) return; // stale or repeated
       if ((last === undefined ? before : statusName(last % 8)) === next.status) return; // nothing visible changed
-      shown.set(f, next.version * 8 + codeOf(next.status));
+      shown.set(f, next.version * 8 + Status[next.status]);
       metrics.delivered.inc();
       metrics.deliveryLag.observe(Math.max(0, Date.now() - next.version) / 1000);
       void push(next);
@@ -121,6 +121,3 @@ export function watchPresence(ctx: Context, target: WatchTarget): AsyncIterable<
     metrics.subscriptions.dec();
   }, new SlidingBuffer(BUFFER));
 }
-
-const codes: Record<PresenceView['status'], StatusCode> = { OFFLINE: 0, ONLINE: 1, AWAY: 2, BUSY: 3, INVISIBLE: 4 };
-const codeOf = (s: PresenceView['status']) => codes[s];
