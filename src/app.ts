@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphQLError, ValidationContext } from 'graphql';
 import { createYoga, useReadinessCheck } from 'graphql-yoga';
 import { bearer, createVerifier, type Viewer } from './auth.js';
@@ -108,7 +109,9 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
-    graphiql: config.graphiql,
+    // Served from node_modules (no CDN): the page works on a network without internet.
+    graphiql: config.graphiql ? graphiqlOptions : false,
+    renderGraphiQL,
     landingPage: false,
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
@@ -119,15 +122,21 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     plugins: [
       // Same limits on HTTP, SSE and WebSocket: the WebSocket path runs these plugins too.
       EnvelopArmorPlugin({
-        // Introspection counts too: it is the deepest thing this schema can be asked.
-        maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, ...reported },
+        // Presence's own fields are bounded by GRAPHQL_MAX_DEPTH; introspection (only answered
+        // while GraphiQL is on) has its own, deeper bound just below, so GraphiQL's schema loads.
+        maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, ...reported },
         maxAliases: { n: limits.maxAliases, ...reported },
         maxTokens: { n: limits.maxTokens },
         costLimit: { maxCost: limits.maxCost, ...reported },
         maxDirectives: { n: 10, ...reported },
         blockFieldSuggestion: { enabled: config.env === 'production' },
       }),
-      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'content-type'] }),
+      maxDepthPlugin({ n: limits.maxIntrospectionDepth, ignoreIntrospection: false, ...reported }),
+      // No CSRF plugin, on purpose: CSRF rides on credentials a browser attaches by itself
+      // (cookies, HTTP auth). Presence reads only the Authorization header, which a cross-site
+      // page cannot make a browser send, so a forged request arrives anonymous and can do nothing
+      // an anonymous request cannot. Yoga's CSRF header check would only refuse the defaults of
+      // urql (GET queries) and GraphiQL (GET event streams).
       ...(config.graphiql ? [] : [useDisableIntrospection()]),
       useErrorCodes(),
       usePrometheus({ registry: metrics.registry, endpoint: '/metrics' }),
@@ -199,6 +208,32 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     },
   };
 }
+
+/** GraphiQL's first screen says how to authenticate: every field but health needs a token. */
+const graphiqlOptions = {
+  title: 'Presence GraphiQL',
+  defaultQuery: `# Welcome to Presence.
+#
+# Every operation needs a token. Get one with
+#   npm run token -- alice
+# and put it in the Headers tab below:
+#   { "Authorization": "Bearer <token>" }
+#
+# Then run this query. To watch friends live, run
+#   subscription { friendPresenceChanged { userId status } }
+# and change a friend's status from another tab.
+
+query Me {
+  me {
+    userId
+    status
+    lastActiveAt
+    version
+  }
+}
+`,
+  defaultEditorToolsVisibility: 'headers' as const,
+};
 
 /**
  * Refuses bodies over the limit before yoga reads them: a declared length over it gets 413, and

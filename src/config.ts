@@ -75,8 +75,14 @@ export interface LimitsConfig {
    * servers) and same-origin pages are always allowed; `*` allows every origin. @default []
    */
   wsAllowedOrigins: string[];
-  /** Selection depth, introspection included (GraphiQL's own introspection query needs 13). @default 15 */
+  /** Selection depth of every document, not counting introspection fields. @default 15 */
   maxDepth: number;
+  /**
+   * Selection depth counting introspection fields too. Only reachable while GRAPHIQL is on
+   * (introspection is refused otherwise); GraphiQL's own introspection query is 21 levels deep.
+   * @default 25
+   */
+  maxIntrospectionDepth: number;
   /** @default 10 */
   maxAliases: number;
   /** @default 5_000 */
@@ -257,6 +263,7 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
       sessionsPerUser: int(env, 'PRESENCE_MAX_SESSIONS', 32, 1, 1_000),
       wsAllowedOrigins: Object.freeze(list(env, 'WS_ALLOWED_ORIGINS')) as string[],
       maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 15, 2, 100),
+      maxIntrospectionDepth: int(env, 'GRAPHQL_MAX_INTROSPECTION_DEPTH', 25, 2, 100),
       maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 10, 0, 1_000),
       maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 5_000, 100, 1_000_000),
       maxCost: int(env, 'GRAPHQL_MAX_COST', 5_000, 10, 10_000_000),

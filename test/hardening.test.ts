@@ -47,7 +47,9 @@ describe('limits and abuse', () => {
     redis = await startRedis();
     const env = {
       REDIS_URL: redis.url,
+      // The tests' documents are 4 deep (me { ...PresenceFields }: a fragment adds a level).
       GRAPHQL_MAX_DEPTH: '4',
+      GRAPHQL_MAX_INTROSPECTION_DEPTH: '4',
       GRAPHQL_MAX_ALIASES: '3',
       GRAPHQL_MAX_TOKENS: '1000',
       MAX_BODY_BYTES: '32768',
@@ -67,6 +69,10 @@ describe('limits and abuse', () => {
 
   it('refuses a query one level too deep, on HTTP and on the WebSocket', async () => {
     const token = await srv.token('deep');
+    const own = JSON.parse((await post(srv.url, JSON.stringify({ query: '{ me { ... on Presence { ... on Presence { ... on Presence { userId } } } } }' }), { authorization: `Bearer ${token}` })).text);
+    expect(own.errors[0].message).toMatch(/depth/i);
+    expect(own.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    // Introspection has its own bound (GraphiQL needs 21 levels), still enforced.
     const atLimit = '{ __schema { types { fields { name } } } }';
     const tooDeep = '{ __schema { types { fields { type { name } } } } }';
     const run = (query: string) => post(srv.url, JSON.stringify({ query }), { authorization: `Bearer ${token}` });
@@ -246,9 +252,20 @@ describe('operations endpoints and production defaults', () => {
     expect(await page.text()).not.toMatch(/graphiql/i);
   });
 
-  it('blocks a cross-site GET without a preflight-forcing header (CSRF)', async () => {
-    const res = await fetch(`${srv.url}/graphql?query=${encodeURIComponent('{ me { userId } }')}`);
-    expect(res.status).toBe(403);
+  it('gives a forged cross-site request nothing: without the Authorization header it is anonymous (CSRF)', async () => {
+    // What a cross-site <img>/<form> can send: a simple GET or a form POST, with cookies but
+    // never an Authorization header. Presence reads no cookie, so the request is anonymous.
+    const forged = { cookie: 'session=victim', origin: 'https://evil.example' };
+    const get = await fetch(`${srv.url}/graphql?query=${encodeURIComponent('{ me { userId } }')}`, { headers: forged });
+    expect(get.status).toBe(401);
+    expect(codes(await get.json())).toEqual(['UNAUTHENTICATED']);
+    const form = await fetch(`${srv.url}/graphql`, {
+      method: 'POST',
+      headers: { ...forged, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `query=${encodeURIComponent('mutation { setPresence(status: BUSY) { status } }')}`,
+    });
+    expect(form.status).toBeGreaterThanOrEqual(400);
+    expect((await form.json()).errors[0].extensions.code).toBeTruthy();
   });
 
   it('rejects an expired subscription request over SSE too', async () => {
