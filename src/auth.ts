@@ -46,9 +46,12 @@ export function createVerifier(cfg: JwtConfig, maxIdLength: number): VerifyToken
   };
 }
 
+/** The message of an expired token's error: a client may retry with a fresh token. */
+export const TOKEN_EXPIRED = 'token expired';
+
 // Tell the client what is wrong with its token without echoing any of it.
 function describe(err: unknown): string {
-  if (err instanceof joseErrors.JWTExpired) return 'token expired';
+  if (err instanceof joseErrors.JWTExpired) return TOKEN_EXPIRED;
   if (err instanceof joseErrors.JWTClaimValidationFailed) return `token claim "${err.claim}" rejected`;
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'token algorithm not allowed';
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'token signature invalid';

@@ -133,7 +133,7 @@ describe('real GraphQL clients over graphql-ws', () => {
       await subscribed(0); // unsubscribing released both channels
     });
 
-    it('a bad token closes the socket with 4403 and no event arrives', async () => {
+    it('a bad token closes the socket with 4401 and no event arrives', async () => {
       const [viewer, control, friend] = users('apollo-bad', 'apollo-control', 'apollo-friend');
       await befriend(friend!, [viewer!, control!]);
       const { client: ws, closes } = socket(await forged(viewer!));
@@ -150,8 +150,8 @@ describe('real GraphQL clients over graphql-ws', () => {
       });
       cleanups.push(() => sub.unsubscribe());
       await waitFor(() => errors.length > 0, 5_000, () => JSON.stringify({ events, closes }));
-      expect(closes).toEqual([4403]);
-      expect(String(errors[0])).toContain('4403');
+      expect(closes).toEqual([4401]);
+      expect(String(errors[0])).toContain('4401');
       expect(errors).toHaveLength(1);
       expect(completed).toBe(true);
 
@@ -186,7 +186,7 @@ describe('real GraphQL clients over graphql-ws', () => {
       await subscribed(0); // unsubscribing released both channels
     });
 
-    it('a bad token closes the socket with 4403, surfaces as result.error, and no event arrives', async () => {
+    it('a bad token closes the socket with 4401, surfaces as result.error, and no event arrives', async () => {
       const [viewer, control, friend] = users('urql-bad', 'urql-control', 'urql-friend');
       await befriend(friend!, [viewer!, control!]);
       const { client: ws, closes } = socket(await forged(viewer!));
@@ -200,7 +200,7 @@ describe('real GraphQL clients over graphql-ws', () => {
       });
       cleanups.push(() => sub.unsubscribe());
       await waitFor(() => errors.length > 0, 5_000, () => JSON.stringify({ events, closes }));
-      expect(closes).toEqual([4403]);
+      expect(closes).toEqual([4401]);
       expect(errors).toHaveLength(1);
       expect(errors[0]!.networkError ?? errors[0]!.graphQLErrors[0]).toBeDefined();
 

@@ -5,7 +5,7 @@ import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
-import type { Viewer } from '../auth.js';
+import { TOKEN_EXPIRED, type Viewer } from '../auth.js';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import { ErrorCode, presenceError, SessionLimitError } from '../errors.js';
@@ -77,15 +77,22 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const auth = params['authorization'] ?? params['Authorization'];
+        const socket = ctx.extra.socket;
         let viewer: Viewer | null;
         try {
           viewer = typeof auth === 'string' ? await deps.viewerFrom(auth) : null;
-        } catch {
+        } catch (err) {
+          // An expired token is worth retrying with a fresh one (graphql-ws clients retry 4403);
+          // a missing or bad one is not (4401 is fatal to graphql-ws clients: no retry loop).
+          if ((err as Error).message === TOKEN_EXPIRED) socket.close(CloseCode.Forbidden, 'Token expired');
           viewer = null;
         }
         // Closed while the token was being checked: open nothing, or it would never be closed.
-        if (!viewer || ctx.extra.closed) return false;
-        const socket = ctx.extra.socket;
+        if (ctx.extra.closed) return false;
+        if (!viewer) {
+          socket.close(CloseCode.Unauthorized, 'Unauthorized: send connectionParams.authorization = "Bearer <JWT>"');
+          return false;
+        }
         const deviceId = params['deviceId'] ?? `ws-${randomUUID()}`;
         try {
           if (typeof deviceId !== 'string') throw new TypeError('deviceId must be a string');
