@@ -1,17 +1,20 @@
-# Production image: dependencies installed from the lock file in a build stage, then copied into a
-# slim runtime that runs as the unprivileged `node` user. TypeScript runs through tsx (a runtime
-# dependency), so there is no separate compile step to drift from the tested sources.
-FROM node:20-bookworm-slim AS deps
+# Production image. A build stage installs every dependency from the lock file, compiles src/ to
+# dist/ and drops the dev dependencies; the runtime stage gets only dist/ and the production
+# node_modules, and runs compiled JavaScript as the unprivileged `node` user.
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000
 WORKDIR /app
-COPY --from=deps --chown=node:node /app/node_modules ./node_modules
-COPY --chown=node:node package.json tsconfig.json ./
-COPY --chown=node:node src ./src
+COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/dist ./dist
+COPY --chown=node:node package.json ./
 USER node
 EXPOSE 4000
-CMD ["node", "--import", "tsx", "src/main.ts"]
+CMD ["node", "dist/main.js"]

@@ -10,15 +10,25 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+export interface StartOptions {
+  /**
+   * Run the README's `npm start` (compile, then `node dist/main.js`) in its own process group,
+   * signalled as a terminal signals it. Default: `src/main.ts` through tsx, which is faster.
+   */
+  npmStart?: boolean;
+}
+
 /**
- * Starts `src/main.ts` as its own process, the way a user runs it (`npm start`), on a free port,
- * and waits for its "presence listening" log line (LOG_LEVEL info or lower) to learn the URL.
+ * Starts the server as its own process, the way a user runs it, on a free port, and waits for its
+ * "presence listening" log line (LOG_LEVEL info or lower) to learn the URL.
  */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
-  const proc = reap(spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { PATH: process.env['PATH'] ?? '', PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }));
+export async function startServerProcess(env: Record<string, string>, timeoutMs = 20_000, opts: StartOptions = {}): Promise<ServerProcess> {
+  const environment = { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', PORT: '0', ...env };
+  const proc = reap(
+    opts.npmStart
+      ? spawn('npm', ['start'], { env: environment, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+      : spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: environment, stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
@@ -45,7 +55,8 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
     stop: async (signal = 'SIGTERM') => {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-      proc.kill(signal);
+      if (opts.npmStart) process.kill(-proc.pid!, signal);
+      else proc.kill(signal);
       return exited;
     },
   };

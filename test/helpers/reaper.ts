@@ -6,7 +6,12 @@ import type { ChildProcess } from 'node:child_process';
  */
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    // A detached child leads its own process group (`npm start` and the node it runs): kill all.
+    if (child.spawnargs[0] === 'npm') process.kill(-child.pid!, 'SIGKILL');
+    else child.kill('SIGKILL');
+  }
 });
 
 export function reap<T extends ChildProcess>(child: T): T {
