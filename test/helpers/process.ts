@@ -28,6 +28,7 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
     opts.npmStart
       ? spawn('npm', ['start'], { env: environment, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
       : spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: environment, stdio: ['ignore', 'pipe', 'pipe'] }),
+    { group: opts.npmStart },
   );
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));

@@ -5,17 +5,19 @@ import type { ChildProcess } from 'node:child_process';
  * skipped its cleanup: no redis-server or API server outlives the suite.
  */
 const children = new Set<ChildProcess>();
+/** Children started detached: each leads its own process group (`npm start` and the node it runs). */
+const groups = new WeakSet<ChildProcess>();
 process.once('exit', () => {
   for (const child of children) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
-    // A detached child leads its own process group (`npm start` and the node it runs): kill all.
-    if (child.spawnargs[0] === 'npm') process.kill(-child.pid!, 'SIGKILL');
+    if (groups.has(child)) process.kill(-child.pid!, 'SIGKILL');
     else child.kill('SIGKILL');
   }
 });
 
-export function reap<T extends ChildProcess>(child: T): T {
+export function reap<T extends ChildProcess>(child: T, opts: { group?: boolean } = {}): T {
   children.add(child);
+  if (opts.group) groups.add(child);
   child.once('exit', () => children.delete(child));
   return child;
 }
