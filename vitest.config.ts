@@ -11,6 +11,8 @@ export default defineConfig({
     maxWorkers: 2,
     // The leak tests force a full GC before measuring the heap.
     execArgv: ['--expose-gc'],
+    // Console output of a passing test is noise to a newcomer; a failing test's is kept.
+    silent: 'passed-only',
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

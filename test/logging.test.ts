@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { signToken } from '../src/auth.js';
 import { FriendPresenceChangedDocument, MeDocument, PresencesDocument } from './generated/graphql.js';
 import { request } from './helpers/graphql.js';
@@ -31,9 +32,19 @@ describe('structured logs', () => {
     await waitFor(() => srv.output().includes('redis connected'));
     sub.dispose();
     await ws.dispose();
+    // A frame over WS_MAX_PAYLOAD_BYTES: ws closes the socket (1009) and graphql-ws reports an
+    // error, which must be one JSON line, not a stack trace on stderr.
+    const raw = new WebSocket(`${srv.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    await new Promise((r) => raw.once('open', r));
+    raw.send('x'.repeat(300_000));
+    expect(await new Promise((r) => raw.once('close', r))).toBe(1009);
+    await waitFor(() => srv.output().includes('websocket error'));
     expect(await srv.stop()).toBe(0);
 
-    const lines = srv.output().split('\n').filter((l) => l.startsWith('{'));
+    // Every line is JSON: no console output, no stack traces outside the log.
+    const printed = srv.output().split('\n').filter((l) => l.trim() !== '');
+    expect(printed.filter((l) => !l.startsWith('{'))).toEqual([]);
+    const lines = printed;
     const entries = lines.map((l) => JSON.parse(l) as { level: number; msg: string; config?: { jwt: { secret: string } } });
     const start = entries.find((e) => e.msg === 'presence listening')!;
     expect(start.config!.jwt.secret).toBe('[redacted]');

@@ -14,6 +14,7 @@ import type { Liveness, SocketSession } from '../liveness/index.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { Status } from '../presence.js';
+import { quietErrors } from './quiet-ws.js';
 
 /** Close codes Presence adds to graphql-ws' own (4400 bad request, 4403 forbidden, ...). */
 export const PresenceCloseCode = {
@@ -165,7 +166,7 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
         return errors.length ? errors : args;
       },
     },
-    wss,
+    quietErrors(wss, logger),
     config.liveness.keepAliveMs,
   );
 
