@@ -1,44 +1,16 @@
 /**
- * Presence benchmark suite: `npm run bench` (tsx bench/run.ts).
- *
- * Runs five benchmarks against real redis-server processes it starts itself on free loopback
- * ports (never the shared Redis on 6379) and real API server processes (src/main.ts, production
- * mode), prints one table (each figure a ratio against a baseline measured side by side in the same
- * run, with the absolute numbers behind it), then the details and evidence, and writes the same
- * text to bench/RESULTS.md with a description of the machine. Every process it starts is killed on
- * exit, on error and on Ctrl-C. About 6 minutes on a 2-core machine.
- *
- *   1. memory       Redis bytes per offline user at 1M users vs SET ... EX      (bench/memory.ts)
- *   2. read         presence(ids) x100 over HTTP vs a raw ioredis pipeline       (bench/read.ts)
- *   3. write        setPresence vs mutation { __typename }                       (bench/write.ts)
- *   4. fanout       10K subscribers on 2 instances vs ioredis + ws.send          (bench/fanout.ts)
- *   5. connections  server memory per idle subscribed connection vs bare ws      (bench/connections.ts)
- *
- * Settings (environment variables, all optional):
- *   BENCH_ONLY                  comma-separated subset, e.g. "read,write" (default: all five)
- *   BENCH_DURATION_S            seconds of measured load per measurement (default 10)
- *   BENCH_WARMUP_S              seconds of unmeasured load before each (default 2)
- *   BENCH_CONCURRENCY           requests in flight, read and write benches and their baselines (32)
- *   BENCH_PROFILE=1             always print CPU/heap profiles (by default only for a missed target)
- *   BENCH_USERS                 memory: users written through the engine (1000000)
- *   BENCH_BUCKETS               memory: PRESENCE_BUCKETS for those users (4096, ~244 per bucket)
- *   BENCH_ONLINE_USERS          memory: users kept online for the per-online-user figure (100000)
- *   BENCH_READ_USERS            read: users with a status (100000)
- *   BENCH_READ_VIEWERS          read: viewers (tokens), each with BENCH_READ_IDS friends (1000)
- *   BENCH_READ_IDS              read: ids per presence(ids) request (100)
- *   BENCH_WRITE_USERS           write: users setPresence is spread over (20000)
- *   BENCH_FANOUT_VIEWERS        fanout: subscribers, split over 2 instances (10000)
- *   BENCH_FANOUT_PUBLISHERS     fanout: users whose changes are fanned out (100; viewers/publishers each)
- *   BENCH_FANOUT_WINDOW         fanout: changes outstanding when finding the maximum rate (50)
- *   BENCH_CONNECTIONS           connections: idle connections held (20000; capped by ulimit -Hn)
- *   BENCH_CONN_FRIENDS          connections: friends per viewer (100)
- *   BENCH_SERVER_<NAME>=value   sets <NAME> in every API server's environment, e.g.
- *                               BENCH_SERVER_WS_KEEPALIVE_MS=0 (for experiments; the defaults are what is measured)
+ * Presence benchmark suite: `npm run bench` (tsx bench/run.ts); `npm run bench -- --help` lists
+ * the options. Runs against real redis-server processes it starts itself on free loopback ports
+ * (never the shared Redis on 6379) and real API server processes (src/main.ts, production mode),
+ * prints one table (each figure a ratio against a baseline measured side by side in the same run,
+ * with the absolute numbers behind it), then the details and evidence. Every process it starts is
+ * killed on exit, on error and on Ctrl-C. About 6 minutes on a 2-core machine.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { benchConnections } from './connections.js';
 import { benchFanout } from './fanout.js';
 import { benchMemory } from './memory.js';
@@ -56,6 +28,56 @@ import {
   type Row,
   type Section,
 } from './lib.js';
+
+const USAGE = `Usage: npm run bench [-- --write] [-- --help]
+
+Runs the benchmarks and prints the results. They are also written to .tmp/bench-results.md;
+bench/RESULTS.md (committed) is only written with --write.
+
+Options:
+  --write    also write bench/RESULTS.md, the committed results
+  --help     print this and exit; runs nothing, writes nothing
+
+Benchmarks:
+  1. memory       Redis bytes per offline user at 1M users vs SET ... EX      (bench/memory.ts)
+  2. read         presence(ids) x100 over HTTP vs a raw ioredis pipeline       (bench/read.ts)
+  3. write        setPresence vs mutation { __typename }                       (bench/write.ts)
+  4. fanout       10K subscribers on 2 instances vs ioredis + ws.send          (bench/fanout.ts)
+  5. connections  server memory per idle subscribed connection vs bare ws      (bench/connections.ts)
+
+Settings (environment variables, all optional):
+  BENCH_ONLY                  comma-separated subset, e.g. "read,write" (default: all five)
+  BENCH_DURATION_S            seconds of measured load per measurement (default 10)
+  BENCH_WARMUP_S              seconds of unmeasured load before each (default 2)
+  BENCH_CONCURRENCY           requests in flight, read and write benches and their baselines (32)
+  BENCH_PROFILE=1             always print CPU/heap profiles (by default only for a missed target)
+  BENCH_USERS                 memory: users written through the engine (1000000)
+  BENCH_BUCKETS               memory: PRESENCE_BUCKETS for those users (4096, ~244 per bucket)
+  BENCH_ONLINE_USERS          memory: users kept online for the per-online-user figure (100000)
+  BENCH_READ_USERS            read: users with a status (100000)
+  BENCH_READ_VIEWERS          read: viewers (tokens), each with BENCH_READ_IDS friends (1000)
+  BENCH_READ_IDS              read: ids per presence(ids) request (100)
+  BENCH_WRITE_USERS           write: users setPresence is spread over (20000)
+  BENCH_FANOUT_VIEWERS        fanout: subscribers, split over 2 instances (10000)
+  BENCH_FANOUT_PUBLISHERS     fanout: users whose changes are fanned out (100; viewers/publishers each)
+  BENCH_FANOUT_WINDOW         fanout: changes outstanding when finding the maximum rate (50)
+  BENCH_CONNECTIONS           connections: idle connections held (20000; capped by ulimit -Hn)
+  BENCH_CONN_FRIENDS          connections: friends per viewer (100)
+  BENCH_SERVER_<NAME>=value   sets <NAME> in every API server's environment, e.g.
+                              BENCH_SERVER_WS_KEEPALIVE_MS=0 (for experiments; the defaults are what is measured)`;
+
+let options: { write: boolean };
+try {
+  const { values } = parseArgs({ options: { write: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  options = { write: values.write };
+} catch (err) {
+  console.error(`${(err as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
 
 installCleanup();
 
@@ -174,7 +196,9 @@ const out = [
 ];
 const text = out.join('\n');
 console.log(text);
-writeFileSync(join(BENCH_DIR, 'RESULTS.md'), text);
-log(`wrote bench/RESULTS.md; total ${total.toFixed(0)} s`);
+const target = options.write ? join(BENCH_DIR, 'RESULTS.md') : join(BENCH_DIR, '..', '.tmp', 'bench-results.md');
+mkdirSync(join(target, '..'), { recursive: true });
+writeFileSync(target, text);
+log(`wrote ${target}${options.write ? '' : ' (bench/RESULTS.md only with --write)'}; total ${total.toFixed(0)} s`);
 killAll();
 process.exit(failed ? 1 : 0);
