@@ -19,6 +19,7 @@ import type { PresenceEngine } from './engine/types.js';
 import { createLiveness, type Liveness } from './liveness/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { useCodedRefusals } from './plugins/coded-refusals.js';
 import { useErrorCodes } from './plugins/error-codes.js';
 import { createRedisBus } from './realtime/bus.js';
 import { createHub } from './realtime/hub.js';
@@ -139,6 +140,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       // urql (GET queries) and GraphiQL (GET event streams).
       ...(config.graphiql ? [] : [useDisableIntrospection()]),
       useErrorCodes(),
+      useCodedRefusals(),
       usePrometheus({ registry: metrics.registry, endpoint: '/metrics' }),
       useReadinessCheck({
         endpoint: '/ready',

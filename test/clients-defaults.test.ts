@@ -161,6 +161,26 @@ describe('GraphQL clients with their defaults', () => {
     expect(JSON.parse(event![1]!)).toMatchObject({ data: { friendPresenceChanged: { userId: friend } } });
   });
 
+  it('answers every refusal with a JSON body that carries extensions.code', async () => {
+    const url = `${srv.url}/graphql`;
+    const json = { 'content-type': 'application/json' };
+    const refusals: [string, Promise<Response>, number, string][] = [
+      ['a mutation over GET', fetch(`${url}?query=${encodeURIComponent('mutation { setPresence(status: BUSY) { status } }')}`), 405, 'BAD_REQUEST'],
+      ['a body that is not JSON', fetch(url, { method: 'POST', headers: json, body: '{bad' }), 400, 'BAD_REQUEST'],
+      ['an Accept it cannot serve', fetch(url, { method: 'POST', headers: { ...json, accept: 'text/xml' }, body: '{"query":"{ __typename }"}' }), 406, 'NOT_ACCEPTABLE'],
+      ['a Content-Type it cannot read', fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"query":"{ __typename }"}' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      ['a PUT', fetch(url, { method: 'PUT', headers: json, body: '{"query":"{ __typename }"}' }), 405, 'BAD_REQUEST'],
+      ['an unknown path', fetch(`${srv.url}/nope`), 404, 'NOT_FOUND'],
+      ['a bad token', fetch(url, { method: 'POST', headers: { ...json, authorization: 'Bearer x' }, body: '{"query":"{ __typename }"}' }), 401, 'UNAUTHENTICATED'],
+    ];
+    for (const [what, pending, status, code] of refusals) {
+      const res = await pending;
+      expect([what, res.status]).toEqual([what, status]);
+      const body = (await res.json()) as { errors: { extensions: { code: string } }[] };
+      expect([what, body.errors[0]!.extensions.code]).toEqual([what, code]);
+    }
+  });
+
   it("passes every MUST of graphql-http's GraphQL-over-HTTP audit", async () => {
     const results = await auditServer({ url: `${srv.url}/graphql`, fetchFn: fetch });
     expect(results.filter((r) => r.name.startsWith('MUST')).length).toBeGreaterThan(10);
