@@ -36,7 +36,8 @@ export function createVerifier(cfg: JwtConfig, maxIdLength: number): VerifyToken
     } catch (err) {
       throw unauthenticated(describe(err));
     }
-    if (typeof payload.sub !== 'string') throw unauthenticated('token has no subject');
+    // A blank subject names nobody; a lone surrogate would collapse into another user's id.
+    if (typeof payload.sub !== 'string' || payload.sub.trim() === '') throw unauthenticated('token has no subject');
     try {
       assertId(payload.sub, maxIdLength, 'token subject');
     } catch {

@@ -202,6 +202,7 @@ describe.each(engines)('contract on the $name engine', (fixture) => {
       ['an id over 128 characters', ['x'.repeat(129)]],
       ['an id with a control character', ['bad\u0007id']],
       ['an id with a newline', ['bad\nid']],
+      ['an id with a lone surrogate', ['sur\ud800']],
       ['more ids than the maximum', Array.from({ length: 51 }, (_, i) => `u${i}`)],
     ])('rejects %s with BAD_USER_INPUT', async (_name, ids) => {
       const [alice] = users('alice');
