@@ -110,6 +110,26 @@ describe('Redis engine', () => {
     expect(await inspect.object('ENCODING', key)).toBe('listpack');
   });
 
+  it('counts hidden moves in the same integer, still listpack-encoded, and keeps what friends read', async () => {
+    const user = 'hidden-counter';
+    const token = await signToken(TEST_SECRET, user);
+    await ok(url, SetPresenceDocument, { status: 'ONLINE' }, token);
+    const vanished = (await ok(url, SetPresenceDocument, { status: 'INVISIBLE' }, token)).setPresence.version;
+    for (let i = 0; i < 3; i++) {
+      await ok(url, SetPresenceDocument, { status: 'OFFLINE' }, token);
+      await ok(url, SetPresenceDocument, { status: 'INVISIBLE' }, token);
+    }
+    const keys = createKeys('presence:', 4096);
+    const { key, field } = keys.locate(user);
+    const inspect = redis.client();
+    const stored = (await inspect.hgetBuffer(key, field))!.toString();
+    // h = 6 moves in the digits above 10^15, then t*32 + sticky INVISIBLE (2)*8 + INVISIBLE (4).
+    expect(stored).toBe(`6${String(vanished * 32 + 2 * 8 + 4).padStart(15, '0')}`);
+    expect(BigInt(stored) < 2n ** 63n).toBe(true);
+    expect(await inspect.object('ENCODING', key)).toBe('listpack');
+    expect((await ok(url, MeDocument, {}, token)).me).toMatchObject({ status: 'INVISIBLE', version: vanished + 6 });
+  });
+
   it('answers presence(ids) for 500 ids over hundreds of buckets in one round trip', async () => {
     const viewer = 'viewer-rt';
     const ids = Array.from({ length: 500 }, (_, i) => `rt-user-${i}`);

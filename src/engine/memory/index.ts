@@ -63,7 +63,10 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
     const present = (r: StoredPresence | null) => r !== null && r.status !== Status.OFFLINE;
     if (present(prev) !== present(next)) online += present(next) ? 1 : -1;
     const changed = prev?.status !== next.status && !(prev === null && next.status === Status.OFFLINE);
-    if (changed) await bus.publish('presence', userId, { userId, prev: prev?.status ?? 0, status: next.status, t: next.t });
+    if (changed) {
+      const h = next.h ? { h: next.h } : {};
+      await bus.publish('presence', userId, { userId, prev: prev?.status ?? 0, status: next.status, t: next.t, ...h });
+    }
     return { record: next, changed };
   };
   const activityOf = (s: StatusCode | null | undefined): Activity | null =>

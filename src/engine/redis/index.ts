@@ -31,7 +31,7 @@ const RETENTION_BATCH = 128;
 
 type Arg = string | Buffer | number;
 type Scripted = {
-  presence(...args: Arg[]): Promise<[number, number, string, number]>;
+  presence(...args: Arg[]): Promise<[number, number, string, number, number]>;
   claimDue(key: string, ...args: Arg[]): Promise<string[]>;
   renewLease(key: string, ...args: Arg[]): Promise<number>;
   claimDead(...args: Arg[]): Promise<string[]>;
@@ -52,7 +52,7 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
   define('hit', 1, HIT);
   const scripted = client as unknown as Scripted;
 
-  const decode = (raw: string | null): StoredPresence | null => (raw === null ? null : decodeRecord(Number(raw)));
+  const decode = (raw: string | null): StoredPresence | null => (raw === null ? null : decodeRecord(raw));
 
   const maxSessions = opts.maxSessionsPerUser ?? 32;
   /** The arguments of one PRESENCE call for `userId`, before the op's own. */
@@ -66,12 +66,12 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     Math.floor(nowMs),
     maxSessions,
   ];
-  const result = ([changed, status, t, sticky]: [number, number, string, number]): ChangeResult => {
+  const result = ([changed, status, t, sticky, h]: [number, number, string, number, number]): ChangeResult => {
     if (changed === -1) throw new SessionLimitError(`at most ${maxSessions} device sessions per user`);
-    return {
-      changed: changed === 1,
-      record: t === '0' && status === 0 && sticky === 0 ? null : { status: status as StatusCode, t: Number(t), sticky: sticky as 0 },
-    };
+    if (t === '0' && status === 0 && sticky === 0) return { changed: false, record: null };
+    const record: StoredPresence = { status: status as StatusCode, t: Number(t), sticky: sticky as 0 };
+    if (h > 0) record.h = h;
+    return { changed: changed === 1, record };
   };
   const run = async (op: string, userId: string, nowMs: number, ...rest: Arg[]) =>
     result(await scripted.presence(...presenceArgs(op, userId, nowMs), ...rest));
