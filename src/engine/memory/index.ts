@@ -188,7 +188,8 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
         setOf(userId).add(f);
         setOf(f).add(userId);
       }
-      await announceFriendship(bus, userId, created, 'added');
+      // Every pair asked for, like the Redis engine (a retry repairs open subscriptions).
+      await announceFriendship(bus, userId, [...friendIds], 'added');
       return created.length;
     },
 
@@ -198,7 +199,7 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
         if (friends.get(userId)?.delete(f)) removed.push(f);
         friends.get(f)?.delete(userId);
       }
-      await announceFriendship(bus, userId, removed, 'removed');
+      await announceFriendship(bus, userId, [...friendIds], 'removed');
       return removed.length;
     },
 

@@ -222,8 +222,9 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
  * Friendship is stored in both users' sets. The two sides live on different slots, so the update
  * is one pipelined batch rather than a transaction; both commands are idempotent, and the count is
  * taken from the caller's side so a retried call after a partial failure repairs without recounting.
- * The announcement is published after the write: pub/sub is at-most-once, and a subscriber that
- * misses it still sees the friendship on its next read.
+ * The announcement is published after the write, for every pair asked for, so a retry after an
+ * unknown outcome (README, "Errors") also repairs open subscriptions. Pub/sub is at-most-once: a
+ * subscriber that misses it still sees the friendship on its next read.
  */
 async function mutateFriendship(
   client: RedisClient,
@@ -236,9 +237,11 @@ async function mutateFriendship(
   if (friendIds.length === 0) return 0;
   const commands: Command[] = [[op, keys.friends(userId), ...friendIds]];
   for (const f of friendIds) commands.push([op, keys.friends(f), userId]);
-  const [count, ...perFriend] = (await batch(client, commands)) as number[];
-  // Announce the pairs that changed, so open subscriptions follow them without reconnecting.
-  const changed = friendIds.filter((_, i) => perFriend[i] === 1);
-  await announceFriendship(bus, userId, changed, op === 'sadd' ? 'added' : 'removed');
+  const [count] = (await batch(client, commands)) as number[];
+  // Announce every pair asked for, changed now or not, so open subscriptions follow them without
+  // reconnecting. Announcing only what changed would lose the announcement of a call answered with
+  // an error after Redis applied it (a stall past the command timeout): its retry changes nothing.
+  // A repeated announcement is a no-op for a subscriber that already follows (or not) the friend.
+  await announceFriendship(bus, userId, [...friendIds], op === 'sadd' ? 'added' : 'removed');
   return count!;
 }
