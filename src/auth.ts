@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { JwtConfig } from './config.js';
 import { unauthenticated } from './errors.js';
@@ -14,17 +15,32 @@ export interface Viewer {
 
 export type VerifyToken = (token: string) => Promise<Viewer>;
 
+/** A verifier whose cache of verified tokens can be inspected (tests, benchmarks). */
+export interface CachingVerifier extends VerifyToken {
+  /** Tokens held now (never above JwtConfig.cacheSize); answers from the cache; verifications by jose. */
+  cacheStats(): { size: number; hits: number; misses: number };
+}
+
 /**
  * A verifier pinned to the configured algorithms: HS256 with the shared secret, or RS256/ES256
  * from the JWKS. Pinning is what refuses `alg: none` and HS256 tokens signed with a public key.
+ *
+ * Verifying a token (~100 µs of CPU for HS256, more for RS256/ES256) would otherwise be paid on
+ * every request, while a client sends the same token for minutes. So a token that jose accepted is
+ * remembered (by its SHA-256) in a bounded LRU until the earlier of its `exp` and `cacheMaxAgeS`
+ * after it was verified, then verified again. Only what jose accepted is ever cached, and it is
+ * dropped at `exp` exactly, before jose's own clock tolerance would end, so the cache never accepts
+ * a token jose would refuse at that moment; the one difference is a JWKS key withdrawn while a token
+ * it signed is cached, which is accepted for at most `cacheMaxAgeS` more (jose's own key cache
+ * already keeps a withdrawn key for up to 10 minutes).
  */
-export function createVerifier(cfg: JwtConfig, maxIdLength: number): VerifyToken {
+export function createVerifier(cfg: JwtConfig, maxIdLength: number): CachingVerifier {
   const key: Uint8Array | JWTVerifyGetKey = cfg.jwksUrl
     ? createRemoteJWKSet(new URL(cfg.jwksUrl))
     : new TextEncoder().encode(cfg.secret!);
   const algorithms = cfg.jwksUrl ? ['RS256', 'ES256'] : ['HS256'];
 
-  return async (token) => {
+  const verify = async (token: string): Promise<Viewer> => {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, key as Uint8Array, {
@@ -36,13 +52,66 @@ export function createVerifier(cfg: JwtConfig, maxIdLength: number): VerifyToken
     } catch (err) {
       throw unauthenticated(describe(err));
     }
-    if (typeof payload.sub !== 'string') throw unauthenticated('token has no subject');
+    // A blank subject names nobody; a lone surrogate would collapse into another user's id.
+    if (typeof payload.sub !== 'string' || payload.sub.trim() === '') throw unauthenticated('token has no subject');
     try {
       assertId(payload.sub, maxIdLength, 'token subject');
     } catch {
       throw unauthenticated('token subject is not a valid user id');
     }
-    return { userId: payload.sub, service: payload['role'] === 'service', exp: payload.exp ?? null };
+    return Object.freeze({ userId: payload.sub, service: payload['role'] === 'service', exp: payload.exp ?? null });
+  };
+
+  const cache = createTokenCache(cfg.cacheSize, cfg.cacheMaxAgeS * 1000);
+  let hits = 0;
+  let misses = 0;
+  const cached: CachingVerifier = Object.assign(
+    async (token: string) => {
+      const id = cache.enabled ? createHash('sha256').update(token).digest('base64') : '';
+      const hit = cache.get(id);
+      if (hit) {
+        hits++;
+        return hit;
+      }
+      misses++;
+      const viewer = await verify(token);
+      cache.set(id, viewer);
+      return viewer;
+    },
+    { cacheStats: () => ({ size: cache.size(), hits, misses }) },
+  );
+  return cached;
+}
+
+/**
+ * A bounded LRU of verified viewers: a Map in recency order (a hit moves its entry to the end; an
+ * insert past `maxEntries` drops the first, least recently used). An entry lapses at the earlier of
+ * the token's `exp` and `maxAgeMs` after it was stored. `maxEntries` 0 turns the cache off.
+ */
+function createTokenCache(maxEntries: number, maxAgeMs: number) {
+  const entries = new Map<string, { viewer: Viewer; until: number }>();
+  const enabled = maxEntries > 0 && maxAgeMs > 0;
+  return {
+    enabled,
+    size: () => entries.size,
+    get(id: string): Viewer | null {
+      if (!enabled) return null;
+      const e = entries.get(id);
+      if (!e) return null;
+      entries.delete(id);
+      if (Date.now() >= e.until) return null;
+      entries.set(id, e);
+      return e.viewer;
+    },
+    set(id: string, viewer: Viewer) {
+      if (!enabled) return;
+      const now = Date.now();
+      const until = Math.min(now + maxAgeMs, viewer.exp === null ? Infinity : viewer.exp * 1000);
+      if (until <= now) return; // accepted only thanks to the clock tolerance: not worth keeping
+      entries.delete(id);
+      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
+      entries.set(id, { viewer, until });
+    },
   };
 }
 

@@ -23,6 +23,16 @@ export interface JwtConfig {
   audience: string | null;
   /** Allowed skew when checking exp/nbf. @default 5 // seconds */
   clockToleranceS: number;
+  /**
+   * Verified tokens remembered (an LRU keyed by the token's SHA-256, ~200 B each), so a client's
+   * token is verified once rather than on every request. 0 turns the cache off. @default 10_000
+   */
+  cacheSize: number;
+  /**
+   * Longest a verified token is remembered before it is verified again (never past its `exp`).
+   * Bounds how long a withdrawn JWKS key keeps working. @default 60 // seconds
+   */
+  cacheMaxAgeS: number;
   /** True when the development secret is in use (never in production). */
   usingDevSecret: boolean;
 }
@@ -234,6 +244,8 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
       issuer: str(env, 'JWT_ISSUER'),
       audience: str(env, 'JWT_AUDIENCE'),
       clockToleranceS: int(env, 'JWT_CLOCK_TOLERANCE_S', 5, 0, 300),
+      cacheSize: int(env, 'JWT_CACHE_SIZE', 10_000, 0, 1_000_000),
+      cacheMaxAgeS: int(env, 'JWT_CACHE_MAX_AGE_S', 60, 0, 3_600),
       usingDevSecret,
     }),
     visibility: oneOf(env, 'PRESENCE_VISIBILITY', ['friends', 'everyone'] as const, 'friends'),

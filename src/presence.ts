@@ -26,18 +26,42 @@ export type Sticky = 0 | typeof Status.BUSY | typeof Status.INVISIBLE;
 export interface StoredPresence {
   status: StatusCode;
   /**
-   * Milliseconds since the Unix epoch of the last change, bumped to stay strictly increasing per
-   * user, so it doubles as the user's version. For an offline user it is when they went offline.
+   * Milliseconds since the Unix epoch of the last change others could see, bumped to stay strictly
+   * increasing per user, so it doubles as the version everyone but the user reads. For an offline
+   * user it is when they went offline; for a hidden one, when they vanished. 0 when the user went
+   * invisible before anything was ever shown (others read them as never seen).
    */
   t: number;
   sticky: Sticky;
+  /**
+   * Changes since `t` that only the user can see (moving between OFFLINE and INVISIBLE); absent or
+   * 0 otherwise. The user's own version is `t + h`, so their own changes still order while `t`,
+   * all their friends see, stays put. Capped at MAX_HIDDEN_CHANGES.
+   */
+  h?: number;
 }
 
-/** Reads the stored integer `t * 32 + stickyBits * 8 + status` (sticky bits: 0 none, 1 BUSY, 2 INVISIBLE; written by Lua). */
-export function decodeRecord(v: number): StoredPresence {
+/**
+ * The most hidden changes counted (`h`): past it the user's own version stops growing until their
+ * next visible change. Bounded by the stored integer, `h * HIDDEN_SCALE + t * 32 + ...` < 2^63.
+ * @default 9_000
+ */
+export const MAX_HIDDEN_CHANGES = 9_000;
+/** `h` sits in the decimal digits above the 15 that hold `t * 32 + sticky * 8 + status` (t < year 2900). */
+const HIDDEN_DIGITS = 15;
+
+/**
+ * Reads the stored integer `h * 10^15 + t * 32 + stickyBits * 8 + status` (sticky bits: 0 none,
+ * 1 BUSY, 2 INVISIBLE; written by Lua). Parsed as a decimal string: with `h` it exceeds 2^53.
+ */
+export function decodeRecord(raw: string): StoredPresence {
+  const hidden = raw.length > HIDDEN_DIGITS;
+  const v = Number(hidden ? raw.slice(-HIDDEN_DIGITS) : raw);
   const status = (v % 8) as StatusCode;
   const bits = Math.floor(v / 8) % 4;
-  return { status, t: Math.floor(v / 32), sticky: bits === 1 ? Status.BUSY : bits === 2 ? Status.INVISIBLE : 0 };
+  const record: StoredPresence = { status, t: Math.floor(v / 32), sticky: bits === 1 ? Status.BUSY : bits === 2 ? Status.INVISIBLE : 0 };
+  if (hidden) record.h = Number(raw.slice(0, -HIDDEN_DIGITS));
+  return record;
 }
 
 /**
@@ -68,21 +92,35 @@ export interface PresenceChange {
   userId: string;
   prev: StatusCode;
   status: StatusCode;
+  /** The record's `t` after the change (what others read as the version). */
   t: number;
+  /** The record's `h` after the change (the user's own version is `t + h`); absent when 0. */
+  h?: number;
 }
+
+/**
+ * Between OFFLINE and INVISIBLE everyone but the user sees no change (OFFLINE both ways), so such a
+ * move must leave everything they can read alone: `t` stays, only the user's own count `h` grows.
+ */
+export const isHiddenMove = (from: StatusCode, to: StatusCode) =>
+  (from === Status.OFFLINE && to === Status.INVISIBLE) || (from === Status.INVISIBLE && to === Status.OFFLINE);
 
 /**
  * The record to store after a change to `status`/`sticky`, or null when nothing is to be written.
  * The Redis Lua script implements exactly this; the memory engine calls it directly.
+ * - a visible change: `t` = now, kept above every version anyone has read (`t + h` included), h = 0;
+ * - a hidden move (OFFLINE <-> INVISIBLE): `t` unchanged, `h` + 1, so friends read nothing new;
+ * - going INVISIBLE with no record: `t` = 0, friends keep reading "never seen".
  */
 export function nextRecord(prev: StoredPresence | null, status: StatusCode, sticky: Sticky, now: number): StoredPresence | null {
-  if (!prev) return status === Status.OFFLINE && !sticky ? null : { status, t: now, sticky };
+  if (!prev) {
+    if (status === Status.OFFLINE && !sticky) return null;
+    return status === Status.INVISIBLE ? { status, t: 0, sticky, h: 1 } : { status, t: now, sticky };
+  }
   if (prev.status === status) return prev.sticky === sticky ? null : { ...prev, sticky };
-  // Between OFFLINE and INVISIBLE friends see no change, so the last-active time they see stays the
-  // moment the user vanished: the real time would reveal activity while hidden.
-  const hidden = (a: StatusCode, b: StatusCode) => a === Status.OFFLINE && b === Status.INVISIBLE;
-  const t = hidden(prev.status, status) || hidden(status, prev.status) ? prev.t + 1 : Math.max(now, prev.t + 1);
-  return { status, t, sticky };
+  const h = prev.h ?? 0;
+  if (isHiddenMove(prev.status, status)) return { status, t: prev.t, sticky, h: Math.min(h + 1, MAX_HIDDEN_CHANGES) };
+  return { status, t: Math.max(now, prev.t + h + 1), sticky };
 }
 
 /** How the viewer relates to the user they read. */
@@ -103,6 +141,7 @@ export const isPresent = (s: StatusCode) => s !== Status.OFFLINE;
  * The one visibility rule. Strangers (under 'friends' visibility) and unknown users read the same:
  * OFFLINE, never active, version 0, so the answer does not reveal whether the account exists.
  * INVISIBLE is INVISIBLE to its owner and OFFLINE (since the moment it was chosen) to everybody else.
+ * Only the owner's version counts hidden changes (`t + h`); everybody else reads `t`.
  */
 export function project(
   userId: string,
@@ -114,12 +153,12 @@ export function project(
   if (!record || (relation === 'other' && visibility === 'friends')) {
     return { userId, status: 'OFFLINE', lastActiveAt: null, version: 0 };
   }
-  const shown = relation !== 'self' && record.status === Status.INVISIBLE ? Status.OFFLINE : record.status;
-  const hidden = record.status === Status.INVISIBLE && relation !== 'self';
+  const own = relation === 'self';
+  const hidden = record.status === Status.INVISIBLE && !own;
   return {
     userId,
-    status: statusName(shown),
-    lastActiveAt: isPresent(record.status) && !hidden ? now : record.t,
-    version: record.t,
+    status: statusName(hidden ? Status.OFFLINE : record.status),
+    lastActiveAt: isPresent(record.status) && !hidden ? now : record.t || null,
+    version: own ? record.t + (record.h ?? 0) : record.t,
   };
 }

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from 'graphql-ws';
 import {
   AddFriendsDocument,
+  FriendPresenceChangedDocument,
   FriendsDocument,
+  HeartbeatDocument,
   MeDocument,
   PresencesDocument,
   RemoveFriendsDocument,
@@ -11,6 +14,7 @@ import { startApp, type TestServer } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
 import { userFactory } from './helpers/users.js';
 import { codes, ok, request } from './helpers/graphql.js';
+import { collect, waitFor, wsClient } from './helpers/ws.js';
 
 // The API contract of issue #2, run unchanged against every engine.
 describe.each(engines)('contract on the $name engine', (fixture) => {
@@ -132,6 +136,84 @@ describe.each(engines)('contract on the $name engine', (fixture) => {
     expect(Math.abs(Date.parse(after.lastActiveAt!) - Date.parse(vanishedAt!))).toBeLessThanOrEqual(1);
   });
 
+  it('reveals nothing of a hidden friend: their sessions opening, closing and beating change no read and send no event', async () => {
+    // Issue 12, defect 2: each hidden change moved the version and lastActiveAt friends read by 1 ms.
+    const [alice, bob, carol] = users('alice', 'bob', 'carol');
+    await befriend(alice!, [bob!, carol!]);
+    const aliceToken = await as(alice!);
+    const bobToken = await as(bob!);
+    const sockets: Client[] = [];
+    try {
+      await ok(srv.url, SetPresenceDocument, { status: 'ONLINE', deviceId: 'desk' }, bobToken);
+      const vanished = (await ok(srv.url, SetPresenceDocument, { status: 'INVISIBLE', deviceId: 'desk' }, bobToken)).setPresence;
+      // Carol was never seen and goes invisible straight away: she must keep reading as never seen.
+      await ok(srv.url, SetPresenceDocument, { status: 'INVISIBLE' }, await as(carol!));
+
+      const read = async () => ({
+        presence: (await ok(srv.url, PresencesDocument, { ids: [bob!, carol!] }, aliceToken)).presence,
+        friends: (await ok(srv.url, FriendsDocument, {}, aliceToken)).friends,
+      });
+      const seen = await read();
+      expect(seen.presence[0]).toMatchObject({ status: 'OFFLINE', version: vanished.version });
+      expect(seen.presence[0]!.lastActiveAt).not.toBeNull();
+      expect(seen.presence[1]).toEqual({ userId: carol, status: 'OFFLINE', lastActiveAt: null, version: 0 });
+      expect(seen.friends.map((f) => f.userId)).toEqual([bob, carol]);
+
+      const channels = srv.app.engine.bus.channelCount();
+      const watcher = wsClient(srv.url, aliceToken);
+      sockets.push(watcher);
+      const sub = collect(watcher, FriendPresenceChangedDocument, {});
+      await waitFor(() => srv.app.engine.bus.channelCount() >= channels + 3); // friendship, bob, carol
+
+      // Bob's hidden life: each step either moves him between INVISIBLE and OFFLINE or changes nothing.
+      const bobSees: { status: string; version: number }[] = [];
+      const me = async () => bobSees.push((await ok(srv.url, MeDocument, {}, bobToken)).me);
+      const device = async (deviceId: string) => {
+        const c = wsClient(srv.url, bobToken, { eager: true, deviceId });
+        sockets.push(c);
+        // Acknowledged only once the socket's session is open.
+        await new Promise((resolve) => c.on('connected', resolve));
+      };
+      const steps: (() => Promise<unknown>)[] = [
+        () => ok(srv.url, SetPresenceDocument, { status: 'OFFLINE', deviceId: 'desk' }, bobToken),
+        () => ok(srv.url, HeartbeatDocument, { deviceId: 'phone' }, bobToken),
+        () => ok(srv.url, HeartbeatDocument, { deviceId: 'phone' }, bobToken),
+        () => device('tablet'),
+        () => ok(srv.url, SetPresenceDocument, { status: 'OFFLINE' }, bobToken),
+        () => device('laptop'),
+        () => ok(srv.url, SetPresenceDocument, { status: 'OFFLINE' }, bobToken),
+        () => ok(srv.url, SetPresenceDocument, { status: 'INVISIBLE', deviceId: 'web' }, bobToken),
+        () => ok(srv.url, SetPresenceDocument, { status: 'OFFLINE', deviceId: 'web' }, bobToken),
+      ];
+      for (const step of steps) {
+        await step();
+        await me();
+        expect(await read()).toEqual(seen);
+      }
+      // Bob himself saw every move, each with a higher version than the last.
+      expect(bobSees.map((b) => b.status)).toEqual(['OFFLINE', 'INVISIBLE', 'INVISIBLE', 'INVISIBLE', 'OFFLINE', 'INVISIBLE', 'OFFLINE', 'INVISIBLE', 'OFFLINE']);
+      bobSees.forEach((b, i) => {
+        const prev = i === 0 ? { status: 'INVISIBLE', version: vanished.version } : bobSees[i - 1]!;
+        if (b.status === prev.status) expect(b.version).toBe(prev.version);
+        else expect(b.version).toBeGreaterThan(prev.version);
+      });
+
+      // The first event Alice gets is Bob's next visible change, above everything she read.
+      const back = (await ok(srv.url, SetPresenceDocument, { status: 'ONLINE', deviceId: 'desk' }, bobToken)).setPresence;
+      expect(back.version).toBeGreaterThan(bobSees.at(-1)!.version);
+      await ok(srv.url, SetPresenceDocument, { status: 'AWAY' }, await as(carol!));
+      const events = (await sub.take(2)).map((e) => e.friendPresenceChanged);
+      expect(events.map((e) => [e.userId, e.status])).toEqual([
+        [bob, 'ONLINE'],
+        [carol, 'AWAY'],
+      ]);
+      expect(events[0]!.version).toBe(back.version);
+      expect(events[0]!.version).toBeGreaterThan(vanished.version);
+    } finally {
+      await Promise.all(sockets.map((c) => c.dispose()));
+    }
+  });
+
   it('friends lists the viewer’s friends, sorted, with what the viewer may see', async () => {
     const [alice, bob, carol, dave] = users('alice', 'bob', 'carol', 'dave');
     await befriend(alice!, [dave!, bob!, carol!]);
@@ -202,6 +284,7 @@ describe.each(engines)('contract on the $name engine', (fixture) => {
       ['an id over 128 characters', ['x'.repeat(129)]],
       ['an id with a control character', ['bad\u0007id']],
       ['an id with a newline', ['bad\nid']],
+      ['an id with a lone surrogate', ['sur\ud800']],
       ['more ids than the maximum', Array.from({ length: 51 }, (_, i) => `u${i}`)],
     ])('rejects %s with BAD_USER_INPUT', async (_name, ids) => {
       const [alice] = users('alice');

@@ -27,6 +27,41 @@ describe('id packing', () => {
     expect(packId('~x').equals(packId('x'))).toBe(false);
   });
 
+  it('keeps a 15-byte id starting with ~ apart from the UUID of the same bytes, and round-trips it', () => {
+    // Issue 12, defect 4: "~" + "~aaaaaaaaaaaaaa" was exactly the 16 bytes of this UUID.
+    const tilde = '~aaaaaaaaaaaaaa';
+    const uuid = '7e7e6161-6161-6161-6161-616161616161';
+    expect(Buffer.byteLength(tilde)).toBe(15);
+    expect(packId(tilde).equals(packId(uuid))).toBe(false);
+    expect(packId(tilde)).not.toHaveLength(16);
+    for (const id of [tilde, '~'.repeat(15), '~ééééééé', '~'.repeat(16), '~'.repeat(14), 'x'.repeat(15), '~aaaaaaaaaaaaa\u00ff']) {
+      expect(unpackId(packId(id))).toBe(id);
+      if (!/^[0-9a-f]{8}-/.test(id)) expect(packId(id)).not.toHaveLength(16);
+    }
+  });
+
+  it('is injective around the 16-byte boundary where the escaping rules switch', () => {
+    // Heads made of "~" and "a", then every 3-character tail over "~", "a", a 2-byte and a 4-byte
+    // character: ids of 9 to 25 bytes, starting with "~" or not, and the UUIDs with the same bytes.
+    const alphabet = ['~', 'a', 'é', '😀'];
+    const tails = alphabet.flatMap((x) => alphabet.flatMap((y) => alphabet.map((z) => x + y + z)));
+    const heads = [6, 9, 10, 11, 12, 13].flatMap((n) => ['a'.repeat(n), '~' + 'a'.repeat(n - 1), '~~' + 'a'.repeat(n - 2)]);
+    const ids = new Set(heads.flatMap((h) => tails.map((t) => h + t)));
+    for (const id of [...ids]) {
+      const bytes = Buffer.from(id);
+      if (bytes.length === 16) ids.add(bytes.toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'));
+    }
+    const owners = new Map<string, string>();
+    for (const id of ids) {
+      const field = packId(id).toString('hex');
+      expect(owners.get(field) ?? id).toBe(id);
+      owners.set(field, id);
+      expect(unpackId(packId(id))).toBe(id);
+    }
+    expect(owners.size).toBe(ids.size);
+    expect(ids.size).toBeGreaterThan(1000);
+  });
+
   it('spreads ids over buckets', () => {
     const used = new Set(Array.from({ length: 5000 }, (_, i) => bucketOf(packId(`user-${i}`), 1024)));
     expect(used.size).toBeGreaterThan(900);
@@ -75,6 +110,26 @@ describe('Redis engine', () => {
     expect(await inspect.object('ENCODING', key)).toBe('listpack');
   });
 
+  it('counts hidden moves in the same integer, still listpack-encoded, and keeps what friends read', async () => {
+    const user = 'hidden-counter';
+    const token = await signToken(TEST_SECRET, user);
+    await ok(url, SetPresenceDocument, { status: 'ONLINE' }, token);
+    const vanished = (await ok(url, SetPresenceDocument, { status: 'INVISIBLE' }, token)).setPresence.version;
+    for (let i = 0; i < 3; i++) {
+      await ok(url, SetPresenceDocument, { status: 'OFFLINE' }, token);
+      await ok(url, SetPresenceDocument, { status: 'INVISIBLE' }, token);
+    }
+    const keys = createKeys('presence:', 4096);
+    const { key, field } = keys.locate(user);
+    const inspect = redis.client();
+    const stored = (await inspect.hgetBuffer(key, field))!.toString();
+    // h = 6 moves in the digits above 10^15, then t*32 + sticky INVISIBLE (2)*8 + INVISIBLE (4).
+    expect(stored).toBe(`6${String(vanished * 32 + 2 * 8 + 4).padStart(15, '0')}`);
+    expect(BigInt(stored) < 2n ** 63n).toBe(true);
+    expect(await inspect.object('ENCODING', key)).toBe('listpack');
+    expect((await ok(url, MeDocument, {}, token)).me).toMatchObject({ status: 'INVISIBLE', version: vanished + 6 });
+  });
+
   it('answers presence(ids) for 500 ids over hundreds of buckets in one round trip', async () => {
     const viewer = 'viewer-rt';
     const ids = Array.from({ length: 500 }, (_, i) => `rt-user-${i}`);
@@ -112,6 +167,33 @@ describe('Redis engine', () => {
     expect(seen.filter((c) => c !== 'hmget' && c !== 'smismember')).toEqual([]);
     expect(presence).toHaveLength(502);
     expect(presence.filter((p) => p.status === 'ONLINE').map((p) => p.userId)).toEqual([...ids.slice(0, 20), ids[0]]);
+  });
+
+  it('keeps formerly colliding ids apart through the API and refuses ids that are not well-formed Unicode', async () => {
+    // Issue 12, defect 4: these two read and overwrote each other's status.
+    const tilde = '~aaaaaaaaaaaaaa';
+    const uuid = '7e7e6161-6161-6161-6161-616161616161';
+    const tildeToken = await signToken(TEST_SECRET, tilde);
+    const uuidToken = await signToken(TEST_SECRET, uuid);
+    expect((await ok(url, SetPresenceDocument, { status: 'BUSY' }, tildeToken)).setPresence.status).toBe('BUSY');
+    expect((await ok(url, MeDocument, {}, uuidToken)).me).toEqual({ userId: uuid, status: 'OFFLINE', lastActiveAt: null, version: 0 });
+    await ok(url, SetPresenceDocument, { status: 'AWAY' }, uuidToken);
+    expect((await ok(url, MeDocument, {}, tildeToken)).me.status).toBe('BUSY');
+    expect((await ok(url, MeDocument, {}, uuidToken)).me.status).toBe('AWAY');
+
+    // Lone surrogates collapsed to U+FFFD: 'sur\ud800' and 'sur\udfff' shared a record and a friend set.
+    const svc = await signToken(TEST_SECRET, 'svc', { service: true });
+    const viewer = await signToken(TEST_SECRET, 'surrogate-viewer');
+    for (const bad of ['sur\ud800', 'sur\udfff', '\udc00lead', 'pair\ud83d']) {
+      expect(codes(await request(url, PresencesDocument, { ids: [bad] }, viewer))).toEqual(['BAD_USER_INPUT']);
+      expect(codes(await request(url, AddFriendsDocument, { userId: bad, friendIds: ['someone'] }, svc))).toEqual(['BAD_USER_INPUT']);
+      expect(codes(await request(url, AddFriendsDocument, { userId: 'someone', friendIds: [bad] }, svc))).toEqual(['BAD_USER_INPUT']);
+      expect(codes(await request(url, SetPresenceDocument, { status: 'ONLINE', deviceId: bad }, viewer))).toEqual(['BAD_USER_INPUT']);
+      expect(codes(await request(url, MeDocument, {}, await signToken(TEST_SECRET, bad)))).toEqual(['UNAUTHENTICATED']);
+    }
+    // A proper surrogate pair is a character like any other.
+    const emoji = 'smile-\ud83d\ude00';
+    expect((await ok(url, SetPresenceDocument, { status: 'ONLINE' }, await signToken(TEST_SECRET, emoji))).setPresence.userId).toBe(emoji);
   });
 
   it('masks a Redis outage as an unexpected error, then recovers when Redis is back', async () => {

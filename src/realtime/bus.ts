@@ -48,7 +48,8 @@ export interface Bus {
 }
 
 // ---- wire format -------------------------------------------------------------------------------
-// presence: {"u": userId, "p": previous status code, "s": status code, "t": ms}; written by Lua.
+// presence: {"u": userId, "p": previous status code, "s": status code, "t": ms, "h": hidden changes
+//           (only when > 0; presence.ts StoredPresence)}; written by Lua.
 // friends:  {"a": [ids added], "r": [ids removed]}.
 
 const isCode = (v: unknown): v is StatusCode => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < statusNames.length;
@@ -57,7 +58,7 @@ const isIds = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => 
 function encode<K extends Topic>(topic: K, msg: Topics[K]): string {
   if (topic === 'presence') {
     const c = msg as PresenceChange;
-    return JSON.stringify({ u: c.userId, p: c.prev, s: c.status, t: c.t });
+    return JSON.stringify(c.h ? { u: c.userId, p: c.prev, s: c.status, t: c.t, h: c.h } : { u: c.userId, p: c.prev, s: c.status, t: c.t });
   }
   const f = msg as FriendshipChange;
   return JSON.stringify({ a: f.added, r: f.removed });
@@ -74,7 +75,9 @@ export function decode<K extends Topic>(topic: K, raw: unknown): Topics[K] | nul
   if (typeof m !== 'object' || m === null) return null;
   if (topic === 'presence') {
     if (typeof m['u'] !== 'string' || !isCode(m['p']) || !isCode(m['s']) || typeof m['t'] !== 'number') return null;
-    return { userId: m['u'], prev: m['p'], status: m['s'], t: m['t'] } as Topics[K];
+    if (m['h'] !== undefined && typeof m['h'] !== 'number') return null;
+    const h = m['h'] ? { h: m['h'] } : {};
+    return { userId: m['u'], prev: m['p'], status: m['s'], t: m['t'], ...h } as Topics[K];
   }
   if (!isIds(m['a']) || !isIds(m['r'])) return null;
   return { added: m['a'], removed: m['r'] } as Topics[K];

@@ -42,8 +42,10 @@ export function watchPresence(ctx: Context, target: WatchTarget): AsyncIterable<
 
     // Followed users are self or friends (or anyone under 'everyone', where a friend and a
     // stranger read the same), so 'friend' is the right relation for everyone but the viewer.
-    const view = (userId: string, status: StatusCode, t: number) =>
-      project(userId, { status, t, sticky: 0 }, userId === viewerId ? 'self' : 'friend', ctx.config.visibility, t);
+    // An online user's lastActiveAt is the moment of the event: t, or now for a hidden move (h > 0),
+    // whose t is the moment the user vanished (only the user sees such an event).
+    const view = (userId: string, status: StatusCode, t: number, h = 0) =>
+      project(userId, { status, t, sticky: 0, h }, userId === viewerId ? 'self' : 'friend', ctx.config.visibility, h ? Date.now() : t);
 
     const emit = (f: Followed, next: PresenceView, before: PresenceView['status']) => {
       const last = shown.get(f);
@@ -56,7 +58,7 @@ export function watchPresence(ctx: Context, target: WatchTarget): AsyncIterable<
     };
 
     const watcher: Watcher = {
-      onChange: (c: PresenceChange, f: Followed) => emit(f, view(c.userId, c.status, c.t), view(c.userId, c.prev, c.t).status),
+      onChange: (c: PresenceChange, f: Followed) => emit(f, view(c.userId, c.status, c.t, c.h), view(c.userId, c.prev, c.t).status),
     };
     /** Our entry for `userId`, if we follow them (the hub's entry: its id string is not copied). */
     const mine = (userId: string) => {

@@ -63,7 +63,10 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
     const present = (r: StoredPresence | null) => r !== null && r.status !== Status.OFFLINE;
     if (present(prev) !== present(next)) online += present(next) ? 1 : -1;
     const changed = prev?.status !== next.status && !(prev === null && next.status === Status.OFFLINE);
-    if (changed) await bus.publish('presence', userId, { userId, prev: prev?.status ?? 0, status: next.status, t: next.t });
+    if (changed) {
+      const h = next.h ? { h: next.h } : {};
+      await bus.publish('presence', userId, { userId, prev: prev?.status ?? 0, status: next.status, t: next.t, ...h });
+    }
     return { record: next, changed };
   };
   const activityOf = (s: StatusCode | null | undefined): Activity | null =>
@@ -185,7 +188,8 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
         setOf(userId).add(f);
         setOf(f).add(userId);
       }
-      await announceFriendship(bus, userId, created, 'added');
+      // Every pair asked for, like the Redis engine (a retry repairs open subscriptions).
+      await announceFriendship(bus, userId, [...friendIds], 'added');
       return created.length;
     },
 
@@ -195,7 +199,7 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
         if (friends.get(userId)?.delete(f)) removed.push(f);
         friends.get(f)?.delete(userId);
       }
-      await announceFriendship(bus, userId, removed, 'removed');
+      await announceFriendship(bus, userId, [...friendIds], 'removed');
       return removed.length;
     },
 

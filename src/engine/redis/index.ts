@@ -31,7 +31,7 @@ const RETENTION_BATCH = 128;
 
 type Arg = string | Buffer | number;
 type Scripted = {
-  presence(...args: Arg[]): Promise<[number, number, string, number]>;
+  presence(...args: Arg[]): Promise<[number, number, string, number, number]>;
   claimDue(key: string, ...args: Arg[]): Promise<string[]>;
   renewLease(key: string, ...args: Arg[]): Promise<number>;
   claimDead(...args: Arg[]): Promise<string[]>;
@@ -52,7 +52,7 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
   define('hit', 1, HIT);
   const scripted = client as unknown as Scripted;
 
-  const decode = (raw: string | null): StoredPresence | null => (raw === null ? null : decodeRecord(Number(raw)));
+  const decode = (raw: string | null): StoredPresence | null => (raw === null ? null : decodeRecord(raw));
 
   const maxSessions = opts.maxSessionsPerUser ?? 32;
   /** The arguments of one PRESENCE call for `userId`, before the op's own. */
@@ -66,12 +66,12 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     Math.floor(nowMs),
     maxSessions,
   ];
-  const result = ([changed, status, t, sticky]: [number, number, string, number]): ChangeResult => {
+  const result = ([changed, status, t, sticky, h]: [number, number, string, number, number]): ChangeResult => {
     if (changed === -1) throw new SessionLimitError(`at most ${maxSessions} device sessions per user`);
-    return {
-      changed: changed === 1,
-      record: t === '0' && status === 0 && sticky === 0 ? null : { status: status as StatusCode, t: Number(t), sticky: sticky as 0 },
-    };
+    if (t === '0' && status === 0 && sticky === 0) return { changed: false, record: null };
+    const record: StoredPresence = { status: status as StatusCode, t: Number(t), sticky: sticky as 0 };
+    if (h > 0) record.h = h;
+    return { changed: changed === 1, record };
   };
   const run = async (op: string, userId: string, nowMs: number, ...rest: Arg[]) =>
     result(await scripted.presence(...presenceArgs(op, userId, nowMs), ...rest));
@@ -222,8 +222,9 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
  * Friendship is stored in both users' sets. The two sides live on different slots, so the update
  * is one pipelined batch rather than a transaction; both commands are idempotent, and the count is
  * taken from the caller's side so a retried call after a partial failure repairs without recounting.
- * The announcement is published after the write: pub/sub is at-most-once, and a subscriber that
- * misses it still sees the friendship on its next read.
+ * The announcement is published after the write, for every pair asked for, so a retry after an
+ * unknown outcome (README, "Errors") also repairs open subscriptions. Pub/sub is at-most-once: a
+ * subscriber that misses it still sees the friendship on its next read.
  */
 async function mutateFriendship(
   client: RedisClient,
@@ -236,9 +237,11 @@ async function mutateFriendship(
   if (friendIds.length === 0) return 0;
   const commands: Command[] = [[op, keys.friends(userId), ...friendIds]];
   for (const f of friendIds) commands.push([op, keys.friends(f), userId]);
-  const [count, ...perFriend] = (await batch(client, commands)) as number[];
-  // Announce the pairs that changed, so open subscriptions follow them without reconnecting.
-  const changed = friendIds.filter((_, i) => perFriend[i] === 1);
-  await announceFriendship(bus, userId, changed, op === 'sadd' ? 'added' : 'removed');
+  const [count] = (await batch(client, commands)) as number[];
+  // Announce every pair asked for, changed now or not, so open subscriptions follow them without
+  // reconnecting. Announcing only what changed would lose the announcement of a call answered with
+  // an error after Redis applied it (a stall past the command timeout): its retry changes nothing.
+  // A repeated announcement is a no-op for a subscriber that already follows (or not) the friend.
+  await announceFriendship(bus, userId, [...friendIds], op === 'sadd' ? 'added' : 'removed');
   return count!;
 }

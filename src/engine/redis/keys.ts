@@ -8,7 +8,7 @@ import { bucketOf, packId } from '../../ids.js';
  * online counter, its channels — lives in one Cluster slot, and one Lua script can change all of
  * it atomically (sharded pub/sub stays possible too).
  *
- * - `<p>{<shard>}:<bucket>`       hash: packed user id -> `t*32 + sticky*8 + status` (presence.ts)
+ * - `<p>{<shard>}:<bucket>`       hash: packed user id -> `[h*10^15 +] t*32 + sticky*8 + status` (presence.ts)
  * - `<p>{<shard>}:s:<userId>`     hash: the user's live sessions (liveness, scripts.ts)
  * - `<p>{<shard>}:dl`             sorted set: userId -> earliest session deadline (ms)
  * - `<p>{<shard>}:on`             counter: users of the shard present now

@@ -27,10 +27,15 @@
  * A socket owner is one connection (`<instanceId>:<n>`), so two sockets of one device on one
  * instance never end each other's session.
  * Session values: 'w' .. status .. owner (socket) | 'd' .. status .. expiresAt (deadline).
- * Returns { changed (0|1), status, t, sticky code (0|3|4) }, or { -1 } when the op would create
+ * The record is `h * 10^15 + t * 32 + sticky bits * 8 + status` (presence.ts decodeRecord and
+ * nextRecord): `h` counts the moves between OFFLINE and INVISIBLE since `t`, which only the user
+ * sees; it is split off as decimal digits because the whole exceeds a double's 2^53.
+ * Returns { changed (0|1), status, t, sticky code (0|3|4), h }, or { -1 } when the op would create
  * a session beyond the user's maximum (nothing is written then).
  */
 export const PRESENCE = `
+local OFFLINE, INVISIBLE = 0, 4
+local HIDDEN_DIGITS, MAX_HIDDEN = 15, 9000 -- presence.ts HIDDEN_DIGITS, MAX_HIDDEN_CHANGES
 local B, S, D, C = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local op, field, uid = ARGV[1], ARGV[2], ARGV[3]
 local now = tonumber(ARGV[6])
@@ -38,9 +43,15 @@ local tm = redis.call('TIME')
 local rnow = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
 
 local raw = redis.call('HGET', B, field)
-local prevStatus, prevSticky, prevT = 0, 0, 0
+local prevStatus, prevSticky, prevT, prevH = 0, 0, 0, 0
 if raw then
-  local v = tonumber(raw)
+  local v
+  if #raw > HIDDEN_DIGITS then
+    prevH = tonumber(raw:sub(1, -HIDDEN_DIGITS - 1))
+    v = tonumber(raw:sub(-HIDDEN_DIGITS))
+  else
+    v = tonumber(raw)
+  end
   prevStatus = v % 8
   local bits = math.floor(v / 8) % 4
   if bits == 1 then prevSticky = 3 elseif bits == 2 then prevSticky = 4 end
@@ -92,7 +103,7 @@ local ok, err = pcall(function()
   end
 end)
 if not ok then
-  if string.find(tostring(err), 'session limit') then return {-1, 0, '0', 0} end
+  if string.find(tostring(err), 'session limit') then return {-1, 0, '0', 0, 0} end
   error(err)
 end
 
@@ -115,25 +126,34 @@ local status = 0
 if present then
   if sticky ~= 0 then status = sticky elseif online then status = 1 else status = 2 end
 end
-if raw and status == prevStatus and sticky == prevSticky then return {0, status, string.format('%d', prevT), sticky} end
-if not raw and status == 0 and sticky == 0 then return {0, 0, '0', 0} end
+if raw and status == prevStatus and sticky == prevSticky then return {0, status, string.format('%d', prevT), sticky, prevH} end
+if not raw and status == OFFLINE and sticky == 0 then return {0, 0, '0', 0, 0} end
 
-local t = prevT
-if not raw then t = now
+-- presence.ts nextRecord: a visible change moves t past every version anyone has read; a move
+-- between OFFLINE and INVISIBLE leaves t (all that friends read) alone and counts in h.
+local t, h = prevT, prevH
+if not raw then
+  if status == INVISIBLE then t, h = 0, 1 else t = now end
 elseif status ~= prevStatus then
-  -- Between OFFLINE and INVISIBLE, friends see no change: keep the moment the user vanished.
-  if (prevStatus == 4 and status == 0) or (prevStatus == 0 and status == 4) then t = prevT + 1
-  else t = math.max(now, prevT + 1) end
+  if (prevStatus == INVISIBLE and status == OFFLINE) or (prevStatus == OFFLINE and status == INVISIBLE) then
+    h = math.min(prevH + 1, MAX_HIDDEN)
+  else
+    t, h = math.max(now, prevT + prevH + 1), 0
+  end
 end
 local bits = 0
 if sticky == 3 then bits = 1 elseif sticky == 4 then bits = 2 end
-redis.call('HSET', B, field, string.format('%d', t * 32 + bits * 8 + status))
-if status == prevStatus then return {0, status, string.format('%d', t), sticky} end
-
-if prevStatus == 0 then redis.call('INCR', C) elseif status == 0 then redis.call('DECR', C) end
+local value = t * 32 + bits * 8 + status
+if h > 0 then value = string.format('%d%0' .. HIDDEN_DIGITS .. 'd', h, value) else value = string.format('%d', value) end
+redis.call('HSET', B, field, value)
 local ts = string.format('%d', t)
-redis.call('PUBLISH', ARGV[4], '{"u":' .. ARGV[5] .. ',"p":' .. prevStatus .. ',"s":' .. status .. ',"t":' .. ts .. '}')
-return {1, status, ts, sticky}
+if status == prevStatus then return {0, status, ts, sticky, h} end
+
+if prevStatus == OFFLINE then redis.call('INCR', C) elseif status == OFFLINE then redis.call('DECR', C) end
+local hs = ''
+if h > 0 then hs = ',"h":' .. h end
+redis.call('PUBLISH', ARGV[4], '{"u":' .. ARGV[5] .. ',"p":' .. prevStatus .. ',"s":' .. status .. ',"t":' .. ts .. hs .. '}')
+return {1, status, ts, sticky, h}
 `;
 
 /**
@@ -202,8 +222,9 @@ export const RETENTION = `
 local all = redis.call('HGETALL', KEYS[1])
 local removed = 0
 for i = 1, #all, 2 do
-  local v = tonumber(all[i + 1])
-  if v % 32 == 0 and math.floor(v / 32) < tonumber(ARGV[1]) then
+  -- Over 15 digits the record counts hidden changes (PRESENCE): it holds a sticky INVISIBLE, kept.
+  local v = #all[i + 1] <= 15 and tonumber(all[i + 1])
+  if v and v % 32 == 0 and math.floor(v / 32) < tonumber(ARGV[1]) then
     redis.call('HDEL', KEYS[1], all[i])
     removed = removed + 1
   end
