@@ -22,7 +22,7 @@ export interface StartOptions {
  * Starts the server as its own process, the way a user runs it, on a free port, and waits for its
  * "presence listening" log line (LOG_LEVEL info or lower) to learn the URL.
  */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 20_000, opts: StartOptions = {}): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, timeoutMs = 45_000, opts: StartOptions = {}): Promise<ServerProcess> {
   const environment = { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', PORT: '0', ...env };
   const proc = reap(
     opts.npmStart
