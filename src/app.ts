@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import type { GraphQLError, ValidationContext } from 'graphql';
@@ -127,7 +126,11 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
         maxDirectives: { n: 10, ...reported },
         blockFieldSuggestion: { enabled: config.env === 'production' },
       }),
-      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'content-type'] }),
+      // No CSRF plugin, on purpose: CSRF rides on credentials a browser attaches by itself
+      // (cookies, HTTP auth). Presence reads only the Authorization header, which a cross-site
+      // page cannot make a browser send, so a forged request arrives anonymous and can do nothing
+      // an anonymous request cannot. Yoga's CSRF header check would only refuse the defaults of
+      // urql (GET queries) and GraphiQL (GET event streams).
       ...(config.graphiql ? [] : [useDisableIntrospection()]),
       useErrorCodes(),
       usePrometheus({ registry: metrics.registry, endpoint: '/metrics' }),
