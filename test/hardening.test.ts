@@ -181,6 +181,31 @@ describe('limits and abuse', () => {
     await stillServing();
   });
 
+  it('accepts a WebSocket token that expires beyond a timer\'s reach (30 days ahead), without a TimeoutOverflowWarning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const token = await signToken(TEST_SECRET, 'longlived', { expiresIn: Math.floor(Date.now() / 1000) + 30 * 86_400 });
+      const ws = new WebSocket(wsUrl(srv.url), 'graphql-transport-ws');
+      let closed: number | null = null;
+      ws.on('close', (code) => (closed = code));
+      await new Promise((resolve) => ws.on('open', resolve));
+      ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }));
+      const first = await new Promise<string>((resolve) => {
+        ws.once('message', (m) => resolve(String(m)));
+        ws.once('close', (code, reason) => resolve(`closed ${code} ${String(reason)}`));
+      });
+      expect(first).toContain('"connection_ack"');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(closed).toBeNull();
+      ws.close();
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('closes a socket with 4403 when its token expires; a new token reconnects', async () => {
     const short = await signToken(TEST_SECRET, 'expiring', { expiresIn: Math.floor(Date.now() / 1000) + 2 });
     const { code } = await rawSocket(srv.url, { init: { authorization: `Bearer ${short}` } });

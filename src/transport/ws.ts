@@ -28,7 +28,7 @@ type SocketExtra = {
   /** The device session this socket holds, once opened (awaited on close). */
   session?: Promise<SocketSession | null>;
   /** Closes the socket when the token expires. */
-  expiry?: NodeJS.Timeout;
+  expiry?: { clear(): void };
   /** The socket closed (possibly while onConnect was still verifying the token). */
   closed?: boolean;
 };
@@ -105,9 +105,7 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
 
         // The token's expiry ends the connection: the client refreshes by reconnecting.
         if (viewer.exp !== null) {
-          const ms = viewer.exp * 1000 - Date.now();
-          ctx.extra.expiry = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), Math.max(0, ms));
-          ctx.extra.expiry.unref();
+          ctx.extra.expiry = at(viewer.exp * 1000, () => socket.close(CloseCode.Forbidden, 'Token expired'));
         }
         const status = params['status'] === 'AWAY' ? Status.AWAY : params['status'] === 'ONLINE' ? Status.ONLINE : null;
         ctx.extra.session = liveness.open(viewer.userId, deviceId, status).catch((err: Error) => {
@@ -121,7 +119,7 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
 
       onClose: async (ctx) => {
         ctx.extra.closed = true;
-        clearTimeout(ctx.extra.expiry);
+        ctx.extra.expiry?.clear();
         const viewer = ctx.extra.viewer;
         if (!viewer) return;
         metrics.connections.dec();
@@ -163,6 +161,24 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
   );
 
   return { dispose: () => server.dispose() as Promise<void> };
+}
+
+/** setTimeout's longest delay (~24.8 days); a longer one overflows and fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Runs `fn` once the clock reaches `deadlineMs`, however far ahead: a deadline beyond one timer's
+ * reach is approached in steps, each re-armed with what is left. Never keeps the process alive.
+ */
+export function at(deadlineMs: number, fn: () => void): { clear(): void } {
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const left = deadlineMs - Date.now();
+    timer = setTimeout(left > MAX_TIMER_MS ? arm : fn, Math.min(Math.max(0, left), MAX_TIMER_MS));
+    timer.unref();
+  };
+  arm();
+  return { clear: () => clearTimeout(timer) };
 }
 
 /** Same-origin, listed, or no Origin at all (not a browser). */
