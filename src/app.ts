@@ -2,7 +2,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import type { GraphQLError, ValidationContext } from 'graphql';
 import { createYoga, useReadinessCheck } from 'graphql-yoga';
 import { bearer, createVerifier, type Viewer } from './auth.js';
@@ -18,9 +17,11 @@ import { createLiveness, type Liveness } from './liveness/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { useErrorCodes } from './plugins/error-codes.js';
+import { operationNamesIn, usePresencePrometheus } from './plugins/prometheus.js';
 import { createRedisBus } from './realtime/bus.js';
 import { createHub } from './realtime/hub.js';
 import { schema } from './schema/index.js';
+import { createMetricsServer } from './transport/metrics.js';
 import { attachWebSocket, type SocketContext } from './transport/ws.js';
 
 export interface AppDeps {
@@ -30,8 +31,11 @@ export interface AppDeps {
 }
 
 export interface App {
-  /** Listens on config.host:config.port (0 picks a free port); resolves with the base URL. */
-  start(): Promise<{ url: string; port: number }>;
+  /**
+   * Listens on config.host:config.port and, for /metrics, config.metricsHost:config.metricsPort
+   * (0 picks a free port); resolves with both base URLs.
+   */
+  start(): Promise<{ url: string; port: number; metricsUrl: string }>;
   /** Graceful: stops accepting, hands sessions over with grace, closes Redis. Safe to call twice. */
   stop(): Promise<void>;
   readonly engine: PresenceEngine;
@@ -133,7 +137,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       // urql (GET queries) and GraphiQL (GET event streams).
       ...(config.graphiql ? [] : [useDisableIntrospection()]),
       useErrorCodes(),
-      usePrometheus({ registry: metrics.registry, endpoint: '/metrics' }),
+      usePresencePrometheus(metrics.registry, operationNamesIn()),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {
@@ -159,6 +163,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     void yoga(req, res);
   });
   const ws = attachWebSocket({ server, yoga, config, liveness, metrics, logger, viewerFrom });
+  const metricsServer = createMetricsServer(metrics.registry, logger);
   let stopped: Promise<void> | null = null;
 
   return {
@@ -171,18 +176,12 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       // client must know the slot map before the first batched read.
       await Promise.all(connections.map((c) => waitReady(c, 15_000)));
       await liveness.start();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(config.port, config.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      const { port } = server.address() as AddressInfo;
-      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-      const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-      logger.info({ port, instanceId: liveness.instanceId, engine: engine.kind, config: publicConfig(config) }, 'presence listening');
-      return { url, port };
+      const metricsPort = await listen(metricsServer, config.metricsPort, config.metricsHost);
+      const port = await listen(server, config.port, config.host);
+      const url = baseUrl(config.host, port);
+      const metricsUrl = baseUrl(config.metricsHost, metricsPort);
+      logger.info({ port, metricsPort, instanceId: liveness.instanceId, engine: engine.kind, config: publicConfig(config) }, 'presence listening');
+      return { url, port, metricsUrl };
     },
     // Graceful: stop accepting, tell every socket to go elsewhere (1001), and let its session
     // linger for the grace so a client that reconnects to another instance sends no OFFLINE.
@@ -194,6 +193,8 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
         await liveness.stop();
         server.closeAllConnections();
         await closed;
+        await new Promise<void>((resolve) => (metricsServer.listening ? metricsServer.close(() => resolve()) : resolve()));
+        metricsServer.closeAllConnections();
         await engine.close();
         await Promise.all(owned.map((c) => c.quit().catch(() => c.disconnect())));
         logger.info('presence stopped');
@@ -202,6 +203,23 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     },
   };
 }
+
+/** Listens on host:port (0: a free port); resolves with the port. */
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+const baseUrl = (host: string, port: number) => {
+  const h = host.includes(':') ? `[${host}]` : host;
+  return `http://${h === '0.0.0.0' ? '127.0.0.1' : h}:${port}`;
+};
 
 /**
  * Refuses bodies over the limit before yoga reads them: a declared length over it gets 413, and

@@ -33,6 +33,13 @@ export interface Config {
   port: number;
   /** @default '127.0.0.1' (set 0.0.0.0 in containers) */
   host: string;
+  /**
+   * The internal listener serving Prometheus' `/metrics` (the public port does not). Keep it off
+   * the load balancer. 0 picks a free port. @default 9464
+   */
+  metricsPort: number;
+  /** Listen address of the metrics listener. @default HOST */
+  metricsHost: string;
   /** null: the embedded memory engine (one instance, nothing installed). */
   redis: RedisTopology | null;
   /** Prefix of every Redis key and channel. @default 'presence:' */
@@ -214,11 +221,17 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
   const usingDevSecret = !secret && !jwksUrl;
 
   const buckets = int(env, 'PRESENCE_BUCKETS', 65_536, 1, 1 << 26);
+  const port = int(env, 'PORT', 4000, 0, 65_535);
+  const host = str(env, 'HOST') ?? '127.0.0.1';
+  const metricsPort = int(env, 'METRICS_PORT', 9464, 0, 65_535);
+  if (metricsPort !== 0 && metricsPort === port) throw new ConfigError('METRICS_PORT', `must differ from PORT (${port})`);
 
   return Object.freeze({
     env: nodeEnv,
-    port: int(env, 'PORT', 4000, 0, 65_535),
-    host: str(env, 'HOST') ?? '127.0.0.1',
+    port,
+    host,
+    metricsPort,
+    metricsHost: str(env, 'METRICS_HOST') ?? host,
     redis: redisTopology(env),
     redisKeyPrefix: str(env, 'REDIS_KEY_PREFIX') ?? 'presence:',
     buckets,

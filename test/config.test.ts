@@ -9,6 +9,8 @@ describe('config', () => {
       env: 'development',
       port: 4000,
       host: '127.0.0.1',
+      metricsPort: 9464,
+      metricsHost: '127.0.0.1',
       redis: null,
       visibility: 'friends',
       maxIds: 1000,
@@ -23,6 +25,9 @@ describe('config', () => {
   it.each([
     [{ PORT: 'abc' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
+    [{ METRICS_PORT: 'abc' }, 'METRICS_PORT'],
+    [{ METRICS_PORT: '4000' }, 'METRICS_PORT'],
+    [{ PORT: '9464' }, 'METRICS_PORT'],
     [{ PRESENCE_VISIBILITY: 'public' }, 'PRESENCE_VISIBILITY'],
     [{ PRESENCE_MAX_IDS: '0' }, 'PRESENCE_MAX_IDS'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],

@@ -242,7 +242,7 @@ describe('operations endpoints and production defaults', () => {
 
   it('/metrics exposes yoga and Presence metrics in Prometheus format', async () => {
     await ok(srv.url, SetPresenceDocument, { status: 'ONLINE' }, await srv.token('metered'));
-    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    const text = await (await fetch(`${srv.metricsUrl}/metrics`)).text();
     for (const name of [
       'graphql_yoga_http_duration',
       'graphql_envelop_request_duration',
@@ -261,6 +261,43 @@ describe('operations endpoints and production defaults', () => {
       expect(text, name).toContain(name);
     }
     expect(text).toMatch(/presence_events_published_total [1-9]/);
+  });
+
+  it('serves /metrics only on the internal listener: the public port has none (presence_online_users is not public)', async () => {
+    for (const path of ['/metrics', '/metrics?x=1', '/graphql/../metrics']) {
+      const res = await fetch(`${srv.url}${path}`);
+      expect(res.status, path).toBe(404);
+      expect(await res.text(), path).not.toMatch(/presence_online_users|graphql_envelop/);
+    }
+    const internal = await (await fetch(`${srv.metricsUrl}/metrics`)).text();
+    expect(internal).toContain('presence_online_users');
+    expect((await fetch(`${srv.metricsUrl}/graphql`)).status).toBe(404);
+  });
+
+  it('labels metrics from bounded sets only: no URL, no query string, no operation name a client made up', async () => {
+    const token = await srv.token('labels');
+    const auth = { authorization: `Bearer ${token}` };
+    const scrape = async () => (await fetch(`${srv.metricsUrl}/metrics`)).text();
+    // yoga's series (Node's own GC series come and go with the collector's activity).
+    const series = (text: string) => text.split('\n').filter((l) => l.startsWith('graphql_')).length;
+    // Warm every label combination this test can produce, then count series.
+    const send = async (i: number) => {
+      const name = `Evil${i}_${Math.random().toString(36).slice(2)}`;
+      const query = `query ${name} { me { userId } }`;
+      await fetch(`${srv.url}/graphql?junk=${i}-${Math.random()}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ query, operationName: name }) });
+      await fetch(`${srv.url}/graphql?query=${encodeURIComponent(query)}&operationName=${name}&junk=${i}`, { headers: auth });
+      await fetch(`${srv.url}/graphql?query=${encodeURIComponent(`{ me { userId } } ${'{'.repeat(i % 3)}`)}&z=${i}`, { headers: auth });
+    };
+    await ok(srv.url, MeDocument, {}, token);
+    for (let i = 0; i < 5; i++) await send(i);
+    const before = series(await scrape());
+    for (let i = 5; i < 55; i++) await send(i);
+    const text = await scrape();
+    expect(series(text)).toBe(before);
+    expect(text).not.toMatch(/Evil|junk|url=|path=/);
+    expect(text).toMatch(/graphql_yoga_http_duration_count\{[^}]*operationName="other"/);
+    expect(text).toMatch(/graphql_envelop_request_duration_count\{operationName="Me",operationType="query"\}/);
+    expect(text).toMatch(/route="\/graphql"/);
   });
 
   it('turns introspection and GraphiQL off in production', async () => {
