@@ -162,7 +162,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     if (tooLarge(req, res, limits.maxBodyBytes)) return;
     void yoga(req, res);
   });
-  const ws = attachWebSocket({ server, yoga, config, liveness, metrics, logger, viewerFrom });
+  const ws = attachWebSocket({ server, engine, yoga, config, liveness, metrics, logger, viewerFrom });
   const metricsServer = createMetricsServer(metrics.registry, logger);
   let stopped: Promise<void> | null = null;
 

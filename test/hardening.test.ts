@@ -3,7 +3,7 @@ import { print } from 'graphql';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../src/auth.js';
-import { FriendPresenceChangedDocument, HeartbeatDocument, MeDocument, SetPresenceDocument } from './generated/graphql.js';
+import { AddFriendsDocument, FriendPresenceChangedDocument, HeartbeatDocument, MeDocument, SetPresenceDocument } from './generated/graphql.js';
 import { startApp, TEST_SECRET, type TestServer } from './helpers/app.js';
 import { codes, ok, request } from './helpers/graphql.js';
 import { startRedis, type RedisProcess } from './helpers/redis.js';
@@ -179,6 +179,37 @@ describe('limits and abuse', () => {
     // Heartbeats have their own window; other users are unaffected.
     expect((await ok(srv.url, HeartbeatDocument, { deviceId: 'web' }, token)).heartbeat.userId).toBe('burst');
     await stillServing();
+  });
+
+  it('counts connectionParams.status against the setPresence limit: flapping a socket cannot flood friends', async () => {
+    await ok(srv.url, AddFriendsDocument, { userId: 'flapper', friendIds: ['flapwatch'] }, await srv.token('svc', { service: true }));
+    const watcher = wsClient(srv.url, await srv.token('flapwatch'));
+    const seen = collect(watcher, FriendPresenceChangedDocument, {});
+    await waitFor(() => srv.app.engine.bus.channelCount() >= 1);
+    const token = await srv.token('flapper');
+    const acks: unknown[] = [];
+    // The attack of issue 12: reconnect one device over and over, alternating its status.
+    for (let i = 0; i < 12; i++) {
+      const ws = new WebSocket(wsUrl(i % 2 ? other.url : srv.url), 'graphql-transport-ws');
+      await new Promise((resolve) => ws.on('open', resolve));
+      const status = i % 2 ? 'ONLINE' : 'AWAY';
+      ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}`, deviceId: 'phone', status } }));
+      const msg = JSON.parse(await new Promise<string>((resolve) => ws.once('message', (m) => resolve(String(m)))));
+      expect(msg.type).toBe('connection_ack');
+      acks.push(msg.payload ?? null);
+      await new Promise((resolve) => {
+        ws.once('close', resolve);
+        ws.close();
+      });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    // RATE_LIMIT_COUNT is 3 here: three status changes reach the friend, then nothing.
+    expect(seen.events.map((e) => e.friendPresenceChanged.status)).toEqual(['AWAY', 'ONLINE', 'AWAY']);
+    expect(acks.slice(0, 3)).toEqual([null, null, null]);
+    for (const ack of acks.slice(3)) expect(ack).toMatchObject({ statusApplied: false, code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) });
+    // The window is shared with setPresence.
+    expect(codes(await request(srv.url, SetPresenceDocument, { status: 'ONLINE' }, token))).toEqual(['RATE_LIMITED']);
+    await watcher.dispose();
   });
 
   it('accepts a WebSocket token that expires beyond a timer\'s reach (30 days ahead), without a TimeoutOverflowWarning', async () => {

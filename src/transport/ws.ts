@@ -14,6 +14,7 @@ import type { Liveness, SocketSession } from '../liveness/index.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { Status } from '../presence.js';
+import { countCall, type RateLimitDeps } from '../rate-limit.js';
 
 /** Close codes Presence adds to graphql-ws' own (4400 bad request, 4403 forbidden, ...). */
 export const PresenceCloseCode = {
@@ -41,6 +42,8 @@ export interface SocketContext {
 
 export interface WebSocketDeps {
   server: Server;
+  /** Counts connectionParams.status against the user's setPresence window. */
+  engine: RateLimitDeps['engine'];
   yoga: YogaServerInstance<Record<string, unknown>, Context>;
   config: Readonly<Config>;
   liveness: Liveness;
@@ -107,14 +110,30 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
         if (viewer.exp !== null) {
           ctx.extra.expiry = at(viewer.exp * 1000, () => socket.close(CloseCode.Forbidden, 'Token expired'));
         }
-        const status = params['status'] === 'AWAY' ? Status.AWAY : params['status'] === 'ONLINE' ? Status.ONLINE : null;
-        ctx.extra.session = liveness.open(viewer.userId, deviceId, status).catch((err: Error) => {
+        // connectionParams.status is a status change like setPresence and counts against the same
+        // per-user window. Past it the socket still connects (a client reconnecting after a network
+        // blip must not be locked out), but the status is not applied: the session opens as a
+        // reconnect without a status would, and the ack payload says so and when to retry.
+        const requested = params['status'] === 'AWAY' ? Status.AWAY : params['status'] === 'ONLINE' ? Status.ONLINE : null;
+        let ack: Record<string, unknown> | true = true;
+        const open = async () => {
+          let status = requested;
+          if (status !== null) {
+            const { allowed, retryAfterMs } = await countCall({ engine: deps.engine, config, metrics }, 'setPresence', viewer.userId);
+            if (!allowed) {
+              status = null;
+              ack = { statusApplied: false, code: ErrorCode.RateLimited, retryAfterMs };
+            }
+          }
+          return liveness.open(viewer.userId, deviceId, status);
+        };
+        ctx.extra.session = open().catch((err: Error) => {
           if (err instanceof SessionLimitError) socket.close(PresenceCloseCode.TooManyConnections, err.message);
           else logger.warn({ err: err.message }, 'could not open a socket session');
           return null;
         });
         // Present before the client may run anything, so its first query already sees itself online.
-        return (await ctx.extra.session) !== null;
+        return (await ctx.extra.session) !== null && ack;
       },
 
       onClose: async (ctx) => {
