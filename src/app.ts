@@ -20,6 +20,7 @@ import { useErrorCodes } from './plugins/error-codes.js';
 import { operationNamesIn, usePresencePrometheus } from './plugins/prometheus.js';
 import { createRedisBus } from './realtime/bus.js';
 import { createHub } from './realtime/hub.js';
+import { createReadiness } from './readiness.js';
 import { schema } from './schema/index.js';
 import { createMetricsServer } from './transport/metrics.js';
 import { attachWebSocket, type SocketContext } from './transport/ws.js';
@@ -99,6 +100,14 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     return token === null ? null : verify(token);
   };
   let draining = false;
+  const ready = createReadiness({
+    draining: () => draining,
+    connected: redisReady,
+    // The cheapest write the engine has: a counter that expires within a second. Redis refuses
+    // it exactly when it refuses writes (OOM, read-only), which a PING would not show.
+    probe: config.redis ? () => engine.hit(`ready:${liveness.instanceId}`, Number.MAX_SAFE_INTEGER, 1_000) : null,
+    timeoutMs: config.readyTimeoutMs,
+  });
 
   const { limits } = config;
   // Armor's rules throw by default, which skips yoga's error codes; reported as validation errors
@@ -138,16 +147,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       ...(config.graphiql ? [] : [useDisableIntrospection()]),
       useErrorCodes(),
       usePresencePrometheus(metrics.registry, operationNamesIn()),
-      useReadinessCheck({
-        endpoint: '/ready',
-        check: async () => {
-          if (draining) return false;
-          if (!config.redis) return true;
-          if (!redisReady()) return false;
-          await engine.onlineCount();
-          return true;
-        },
-      }),
+      useReadinessCheck({ endpoint: '/ready', check: ready }),
     ],
     // HTTP and SSE requests carry the token in a header; WebSocket operations arrive with the
     // viewer verified at connection time (src/transport/ws.ts).
@@ -162,7 +162,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     if (tooLarge(req, res, limits.maxBodyBytes)) return;
     void yoga(req, res);
   });
-  const ws = attachWebSocket({ server, engine, yoga, config, liveness, metrics, logger, viewerFrom });
+  const ws = attachWebSocket({ server, engine, available: redisReady, yoga, config, liveness, metrics, logger, viewerFrom });
   const metricsServer = createMetricsServer(metrics.registry, logger);
   let stopped: Promise<void> | null = null;
 

@@ -40,6 +40,11 @@ export interface Config {
   metricsPort: number;
   /** Listen address of the metrics listener. @default HOST */
   metricsHost: string;
+  /**
+   * `/ready` answers 503 when Redis has not taken its probe write within this time (a stalled
+   * Redis), instead of hanging for the command timeout. @default 500 // ms
+   */
+  readyTimeoutMs: number;
   /** null: the embedded memory engine (one instance, nothing installed). */
   redis: RedisTopology | null;
   /** Prefix of every Redis key and channel. @default 'presence:' */
@@ -232,6 +237,7 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
     host,
     metricsPort,
     metricsHost: str(env, 'METRICS_HOST') ?? host,
+    readyTimeoutMs: int(env, 'READY_TIMEOUT_MS', 500, 10, 60_000),
     redis: redisTopology(env),
     redisKeyPrefix: str(env, 'REDIS_KEY_PREFIX') ?? 'presence:',
     buckets,

@@ -354,3 +354,74 @@ describe('operations endpoints and production defaults', () => {
     expect(await res.text()).toContain('UNAUTHENTICATED');
   });
 });
+
+describe('a Redis outage is not an auth failure', () => {
+  let redis: RedisProcess;
+  let srv: TestServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+    srv = await startApp({ REDIS_URL: redis.url });
+  });
+  afterAll(async () => {
+    redis?.proc.kill('SIGCONT');
+    await srv?.stop();
+    await redis?.stop();
+  });
+  /** Status and how long /ready took to answer. */
+  const ready = async () => {
+    const t0 = performance.now();
+    const res = await fetch(`${srv.url}/ready`);
+    await res.text();
+    return { status: res.status, ms: performance.now() - t0 };
+  };
+  const connects = async (userId: string) => {
+    const client = wsClient(srv.url, await srv.token(userId), { eager: true });
+    await waitFor(async () => (await ok(srv.url, MeDocument, {}, await srv.token(userId))).me.status === 'ONLINE');
+    await client.dispose();
+  };
+
+  it('while Redis is stalled (SIGSTOP): /ready answers 503 within a second; a new socket is closed 1013 (retry), not 4403', async () => {
+    expect((await ready()).status).toBe(200);
+    const token = await srv.token('stalled');
+    redis.proc.kill('SIGSTOP');
+    try {
+      const during = await ready();
+      expect(during.status).toBe(503);
+      expect(during.ms).toBeLessThan(1_000);
+      const { code } = await rawSocket(srv.url, { init: { authorization: `Bearer ${token}` } });
+      expect(code).toBe(1013);
+    } finally {
+      redis.proc.kill('SIGCONT');
+    }
+    await waitFor(async () => (await ready()).status === 200, 10_000);
+    await connects('stalled');
+  });
+
+  it('while Redis refuses writes (OOM): /ready answers 503 at once; a new socket is closed 1013', async () => {
+    const admin = redis.client();
+    await admin.config('SET', 'maxmemory', '1');
+    try {
+      const during = await ready();
+      expect(during.status).toBe(503);
+      expect(during.ms).toBeLessThan(1_000);
+      const { code } = await rawSocket(srv.url, { init: { authorization: `Bearer ${await srv.token('oom')}` } });
+      expect(code).toBe(1013);
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+    }
+    await waitFor(async () => (await ready()).status === 200, 10_000);
+    await connects('oom');
+  });
+
+  it('while Redis is down: a new socket is closed 1013 at once', async () => {
+    await redis.kill();
+    await waitFor(async () => (await ready()).status === 503, 10_000);
+    const t0 = performance.now();
+    const { code } = await rawSocket(srv.url, { init: { authorization: `Bearer ${await srv.token('down')}` } });
+    expect(code).toBe(1013);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    await redis.restart();
+    await waitFor(async () => (await ready()).status === 200, 15_000);
+    await connects('down');
+  });
+});

@@ -20,6 +20,12 @@ import { countCall, type RateLimitDeps } from '../rate-limit.js';
 export const PresenceCloseCode = {
   /** The user already holds WS_MAX_CONNECTIONS_PER_USER sockets here, or PRESENCE_MAX_SESSIONS in all. */
   TooManyConnections: 4429,
+  /**
+   * Redis is unreachable, stalled or refusing writes, so the socket's session cannot be opened:
+   * retry with backoff. 1013 (Try Again Later) rather than 1011 because graphql-ws' client retries
+   * 1013 on its own and treats 1011 as fatal.
+   */
+  TryAgainLater: 1013,
 } as const;
 
 /** What a socket carries between graphql-ws callbacks (graphql-ws `ctx.extra`). A type alias,
@@ -44,6 +50,8 @@ export interface WebSocketDeps {
   server: Server;
   /** Counts connectionParams.status against the user's setPresence window. */
   engine: RateLimitDeps['engine'];
+  /** False while the store is known to be unreachable: new sockets are told to retry (1013). */
+  available(): boolean;
   yoga: YogaServerInstance<Record<string, unknown>, Context>;
   config: Readonly<Config>;
   liveness: Liveness;
@@ -97,6 +105,11 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
           socket.close(CloseCode.BadRequest, 'connectionParams.deviceId is not a valid id');
           return false;
         }
+        // The token is good but the store is down: not an auth failure, so no 4403.
+        if (!deps.available()) {
+          socket.close(PresenceCloseCode.TryAgainLater, 'Presence is unavailable, retry later');
+          return false;
+        }
         const held = perUser.get(viewer.userId) ?? 0;
         if (held >= config.limits.connectionsPerUser) {
           socket.close(PresenceCloseCode.TooManyConnections, 'Too many connections for this user');
@@ -129,7 +142,10 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
         };
         ctx.extra.session = open().catch((err: Error) => {
           if (err instanceof SessionLimitError) socket.close(PresenceCloseCode.TooManyConnections, err.message);
-          else logger.warn({ err: err.message }, 'could not open a socket session');
+          else {
+            logger.warn({ err: err.message }, 'could not open a socket session');
+            socket.close(PresenceCloseCode.TryAgainLater, 'Presence is unavailable, retry later');
+          }
           return null;
         });
         // Present before the client may run anything, so its first query already sees itself online.
