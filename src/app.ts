@@ -16,6 +16,7 @@ import type { PresenceEngine } from './engine/types.js';
 import { createLiveness, type Liveness } from './liveness/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { useMalformedParams, useNoSuggestions } from './plugins/client-mistakes.js';
 import { useErrorCodes } from './plugins/error-codes.js';
 import { operationNamesIn, usePresencePrometheus } from './plugins/prometheus.js';
 import { createRedisBus } from './realtime/bus.js';
@@ -146,6 +147,8 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       // urql (GET queries) and GraphiQL (GET event streams).
       ...(config.graphiql ? [] : [useDisableIntrospection()]),
       useErrorCodes(),
+      useMalformedParams(),
+      ...(config.env === 'production' ? [useNoSuggestions()] : []),
       usePresencePrometheus(metrics.registry, operationNamesIn()),
       useReadinessCheck({ endpoint: '/ready', check: ready }),
     ],

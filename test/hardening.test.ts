@@ -2,7 +2,10 @@ import { request as httpRequest } from 'node:http';
 import { print } from 'graphql';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { createApp } from '../src/app.js';
 import { signToken } from '../src/auth.js';
+import { loadConfig } from '../src/config.js';
 import { AddFriendsDocument, FriendPresenceChangedDocument, HeartbeatDocument, MeDocument, SetPresenceDocument } from './generated/graphql.js';
 import { startApp, TEST_SECRET, type TestServer } from './helpers/app.js';
 import { codes, ok, request } from './helpers/graphql.js';
@@ -423,5 +426,53 @@ describe('a Redis outage is not an auth failure', () => {
     await redis.restart();
     await waitFor(async () => (await ready()).status === 200, 15_000);
     await connects('down');
+  });
+});
+
+describe('client mistakes in production: coded, no name suggestions, not logged as errors', () => {
+  const logged: { level: number; msg: string; err?: string }[] = [];
+  let url: string;
+  let stop: () => Promise<void>;
+  let token: string;
+  beforeAll(async () => {
+    const config = loadConfig({ NODE_ENV: 'production', PORT: '0', METRICS_PORT: '0', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info' });
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    const app = createApp(config, { logger });
+    ({ url } = await app.start());
+    stop = () => app.stop();
+    token = await signToken(TEST_SECRET, 'mistaken');
+  });
+  afterAll(() => stop?.());
+
+  it('suggests no enum value, field or type name, over HTTP and WebSocket', async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    for (const body of [
+      { query: 'mutation { setPresence(status: ONLIN) { userId } }' },
+      { query: 'mutation($s: PresenceStatus!) { setPresence(status: $s) { userId } }', variables: { s: 'ONLIN' } },
+      { query: '{ me { userd } }' },
+      { query: 'query($s: PresenceStatu) { me { userId } }' },
+    ]) {
+      const text = (await post(url, JSON.stringify(body), auth)).text;
+      expect(JSON.parse(text).errors.length, text).toBeGreaterThan(0);
+      expect(text).not.toMatch(/Did you mean/);
+    }
+    const ws = wsClient(url, token);
+    const result = await new Promise<unknown>((resolve) =>
+      ws.subscribe({ query: 'mutation { setPresence(status: ONLIN) { userId } }' }, { next: resolve, error: resolve, complete: () => {} }),
+    );
+    expect(JSON.stringify(result)).toContain('[Suggestion hidden]');
+    expect(JSON.stringify(result)).not.toMatch(/Did you mean/);
+    await ws.dispose();
+  });
+
+  it('answers malformed GET parameters 400 BAD_REQUEST, with nothing in the error log', async () => {
+    const before = logged.length;
+    for (const q of ['variables={bad', 'extensions={bad', 'variables=%7B%22a%22']) {
+      const res = await fetch(`${url}/graphql?query=${encodeURIComponent('{ me { userId } }')}&${q}`, { headers: { authorization: `Bearer ${token}` } });
+      const body = await res.json();
+      expect(res.status, q).toBe(400);
+      expect(body.errors[0].extensions.code, q).toBe('BAD_REQUEST');
+    }
+    expect(logged.slice(before).filter((l) => l.level >= 50)).toEqual([]);
   });
 });
