@@ -18,12 +18,14 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { useMalformedParams, useNoSuggestions } from './plugins/client-mistakes.js';
 import { useErrorCodes } from './plugins/error-codes.js';
+import { useStreamQuota } from './plugins/stream-quota.js';
 import { operationNamesIn, usePresencePrometheus } from './plugins/prometheus.js';
 import { createRedisBus } from './realtime/bus.js';
 import { createHub } from './realtime/hub.js';
 import { createReadiness } from './readiness.js';
 import { schema } from './schema/index.js';
 import { createMetricsServer } from './transport/metrics.js';
+import { createConnectionQuota } from './transport/quota.js';
 import { attachWebSocket, type SocketContext } from './transport/ws.js';
 
 export interface AppDeps {
@@ -111,6 +113,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   });
 
   const { limits } = config;
+  const quota = createConnectionQuota(limits.connectionsPerUser);
   // Armor's rules throw by default, which skips yoga's error codes; reported as validation errors
   // they come back as GRAPHQL_VALIDATION_FAILED like any other invalid document.
   const reported = {
@@ -148,6 +151,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       ...(config.graphiql ? [] : [useDisableIntrospection()]),
       useErrorCodes(),
       useMalformedParams(),
+      useStreamQuota(quota),
       ...(config.env === 'production' ? [useNoSuggestions()] : []),
       usePresencePrometheus(metrics.registry, operationNamesIn()),
       useReadinessCheck({ endpoint: '/ready', check: ready }),
@@ -165,7 +169,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     if (tooLarge(req, res, limits.maxBodyBytes)) return;
     void yoga(req, res);
   });
-  const ws = attachWebSocket({ server, engine, available: redisReady, yoga, config, liveness, metrics, logger, viewerFrom });
+  const ws = attachWebSocket({ server, engine, available: redisReady, quota, yoga, config, liveness, metrics, logger, viewerFrom });
   const metricsServer = createMetricsServer(metrics.registry, logger);
   let stopped: Promise<void> | null = null;
 

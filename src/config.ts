@@ -78,7 +78,7 @@ export interface LimitsConfig {
   wsMaxPayloadBytes: number;
   /** Open subscriptions per WebSocket connection. @default 20 */
   subscriptionsPerConnection: number;
-  /** Open WebSocket connections per user on one instance. @default 10 */
+  /** Realtime connections per user on one instance: WebSockets and SSE streams together. @default 10 */
   connectionsPerUser: number;
   /** Device sessions per user across the fleet (sockets and HTTP devices). @default 32 */
   sessionsPerUser: number;

@@ -171,6 +171,37 @@ describe('limits and abuse', () => {
     await Promise.all(keep.map((c) => c.dispose()));
   });
 
+  it('caps event-stream (SSE) subscriptions per user like sockets, sharing the allowance; a closed stream gives its place back', async () => {
+    const token = await srv.token('streamer');
+    const open = () => {
+      const abort = new AbortController();
+      const res = fetch(`${srv.url}/graphql`, {
+        method: 'POST',
+        signal: abort.signal,
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: print(FriendPresenceChangedDocument) }),
+      });
+      // A refused stream ends at once with its error; an accepted one stays open.
+      const outcome = res.then((r) => Promise.race([r.text(), new Promise<string>((resolve) => setTimeout(resolve, 400, 'open'))]));
+      return { abort: () => abort.abort(), outcome };
+    };
+    const first = open();
+    const second = open();
+    expect(await first.outcome).toBe('open');
+    expect(await second.outcome).toBe('open');
+    // WS_MAX_CONNECTIONS_PER_USER is 2 here: a third stream, and a socket, are refused.
+    expect(await open().outcome).toContain('LIMIT_EXCEEDED');
+    expect((await rawSocket(srv.url, { init: { authorization: `Bearer ${token}` } })).code).toBe(4429);
+    first.abort();
+    let third = open();
+    await waitFor(async () => (await third.outcome) === 'open' || ((third = open()), false));
+    second.abort();
+    third.abort();
+    // Every stream's subscription is released once its client went away.
+    await waitFor(async () => ((await srv.app.metrics.subscriptions.get()).values[0]?.value ?? 0) === 0);
+    await stillServing();
+  });
+
   it('rate-limits setPresence per user across instances, with a code and a retry hint', async () => {
     const token = await srv.token('burst');
     const results = [];

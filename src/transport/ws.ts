@@ -15,6 +15,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { Status } from '../presence.js';
 import { countCall, type RateLimitDeps } from '../rate-limit.js';
+import type { ConnectionQuota } from './quota.js';
 
 /** Close codes Presence adds to graphql-ws' own (4400 bad request, 4403 forbidden, ...). */
 export const PresenceCloseCode = {
@@ -52,6 +53,8 @@ export interface WebSocketDeps {
   engine: RateLimitDeps['engine'];
   /** False while the store is known to be unreachable: new sockets are told to retry (1013). */
   available(): boolean;
+  /** The user's realtime connections on this instance, shared with event streams. */
+  quota: ConnectionQuota;
   yoga: YogaServerInstance<Record<string, unknown>, Context>;
   config: Readonly<Config>;
   liveness: Liveness;
@@ -67,7 +70,6 @@ export interface WebSocketDeps {
  */
 export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void> } {
   const { yoga, config, liveness, metrics, logger } = deps;
-  const perUser = new Map<string, number>();
 
   const wss = new WebSocketServer({
     server: deps.server,
@@ -110,12 +112,10 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
           socket.close(PresenceCloseCode.TryAgainLater, 'Presence is unavailable, retry later');
           return false;
         }
-        const held = perUser.get(viewer.userId) ?? 0;
-        if (held >= config.limits.connectionsPerUser) {
+        if (!deps.quota.acquire(viewer.userId)) {
           socket.close(PresenceCloseCode.TooManyConnections, 'Too many connections for this user');
           return false;
         }
-        perUser.set(viewer.userId, held + 1);
         ctx.extra.viewer = viewer;
         metrics.connections.inc();
 
@@ -158,9 +158,7 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
         const viewer = ctx.extra.viewer;
         if (!viewer) return;
         metrics.connections.dec();
-        const left = (perUser.get(viewer.userId) ?? 1) - 1;
-        if (left > 0) perUser.set(viewer.userId, left);
-        else perUser.delete(viewer.userId);
+        deps.quota.release(viewer.userId);
         const session = await ctx.extra.session;
         if (session) await liveness.close(session);
       },
