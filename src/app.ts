@@ -17,6 +17,7 @@ import { createLiveness, type Liveness } from './liveness/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { useMalformedParams, useNoSuggestions } from './plugins/client-mistakes.js';
+import { createEarlyAuth } from './plugins/early-auth.js';
 import { useErrorCodes } from './plugins/error-codes.js';
 import { useStreamQuota } from './plugins/stream-quota.js';
 import { operationNamesIn, usePresencePrometheus } from './plugins/prometheus.js';
@@ -114,6 +115,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
 
   const { limits } = config;
   const quota = createConnectionQuota(limits.connectionsPerUser);
+  const earlyAuth = createEarlyAuth(viewerFrom, limits.maxAnonymousChars);
   // Armor's rules throw by default, which skips yoga's error codes; reported as validation errors
   // they come back as GRAPHQL_VALIDATION_FAILED like any other invalid document.
   const reported = {
@@ -151,6 +153,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       ...(config.graphiql ? [] : [useDisableIntrospection()]),
       useErrorCodes(),
       useMalformedParams(),
+      earlyAuth.plugin,
       useStreamQuota(quota),
       ...(config.env === 'production' ? [useNoSuggestions()] : []),
       usePresencePrometheus(metrics.registry, operationNamesIn()),
@@ -161,7 +164,8 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     context: async (initial) => {
       const socket = initial as Partial<SocketContext>;
       if (socket.socketViewer) return createContext(services, socket.socketViewer, socket.socketSession ?? null);
-      return createContext(services, await viewerFrom(initial.request.headers.get('authorization')));
+      const { request } = initial;
+      return createContext(services, await earlyAuth.viewerOf(request, () => viewerFrom(request.headers.get('authorization'))));
     },
   });
 

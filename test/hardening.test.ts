@@ -102,6 +102,28 @@ describe('limits and abuse', () => {
     expect(res.errors[0].extensions.code).toBe('GRAPHQL_PARSE_FAILED');
   });
 
+  it('authenticates before parsing: a bad token, or no token with a large document, is refused 401 without parsing', async () => {
+    const parses = async () => {
+      const text = await (await fetch(`${srv.metricsUrl}/metrics`)).text();
+      return [...text.matchAll(/^graphql_envelop_phase_parse_count\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const nearLimit = `{ me { ${'userId '.repeat(990)}} }`;
+    const before = await parses();
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer not.a.token' }, { authorization: `Bearer ${await signToken('x'.repeat(40), 'forged')}` }]) {
+      const res = await post(srv.url, JSON.stringify({ query: nearLimit }), headers);
+      expect(res.status).toBe(401);
+      expect(JSON.parse(res.text).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    }
+    expect(await parses()).toBe(before);
+    // A small anonymous document (GraphiQL loading the schema) is still parsed and answered.
+    const introspection = JSON.parse((await post(srv.url, JSON.stringify({ query: '{ __schema { queryType { name } } }' }))).text);
+    expect(introspection.data.__schema.queryType.name).toBe('Query');
+    // With a good token a document is parsed (once) and answered.
+    const token = await srv.token('early');
+    expect(JSON.parse((await post(srv.url, JSON.stringify({ query: '{ me { userId } }' }), { authorization: `Bearer ${token}` })).text).data.me.userId).toBe('early');
+    expect(await parses()).toBe(before + 2);
+  });
+
   it('refuses an oversized body (413) and a body of unknown length (411) before reading it', async () => {
     const big = JSON.stringify({ query: '{ me { userId } }', variables: { pad: 'x'.repeat(40_000) } });
     const res = await post(srv.url, big, { authorization: `Bearer ${await srv.token('big')}` });
