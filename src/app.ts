@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { useMalformedParams, useNoSuggestions } from './plugins/client-mistakes.js';
 import { createEarlyAuth } from './plugins/early-auth.js';
+import { useMaxFields } from './plugins/max-fields.js';
 import { useErrorCodes } from './plugins/error-codes.js';
 import { useStreamQuota } from './plugins/stream-quota.js';
 import { operationNamesIn, usePresencePrometheus } from './plugins/prometheus.js';
@@ -136,6 +137,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     },
     plugins: [
       // Same limits on HTTP, SSE and WebSocket: the WebSocket path runs these plugins too.
+      useMaxFields(limits.maxFields),
       EnvelopArmorPlugin({
         // Introspection counts too: it is the deepest thing this schema can be asked.
         maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, ...reported },

@@ -96,6 +96,11 @@ export interface LimitsConfig {
   /** GraphQL Armor's cost estimate. @default 5_000 */
   maxCost: number;
   /**
+   * Field selections per document (fragments counted once), checked before validation, whose cost
+   * grows with the square of it. GraphiQL's introspection query has 73. @default 200
+   */
+  maxFields: number;
+  /**
    * Longest document an HTTP request without a token may send; longer ones are refused before
    * parsing (GraphiQL's introspection query is ~2,100). @default 4_096 // characters
    */
@@ -284,6 +289,7 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
       maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 10, 0, 1_000),
       maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 5_000, 100, 1_000_000),
       maxCost: int(env, 'GRAPHQL_MAX_COST', 5_000, 10, 10_000_000),
+      maxFields: int(env, 'GRAPHQL_MAX_FIELDS', 200, 10, 100_000),
       maxAnonymousChars: int(env, 'GRAPHQL_MAX_ANONYMOUS_CHARS', 4_096, 0, 10_000_000),
       rateLimitCount: int(env, 'RATE_LIMIT_COUNT', 20, 1, 1_000_000),
       rateLimitWindowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 10_000, 100, 3_600_000),

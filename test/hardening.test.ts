@@ -95,6 +95,19 @@ describe('limits and abuse', () => {
     await stillServing();
   });
 
+  it('refuses a document with more than GRAPHQL_MAX_FIELDS fields before validating it (validation grows with their square)', async () => {
+    const token = await srv.token('fields');
+    const run = async (n: number) => JSON.parse((await post(srv.url, JSON.stringify({ query: `{ me { ${'userId '.repeat(n)}} }` }), { authorization: `Bearer ${token}` })).text);
+    expect((await run(199)).data.me.userId).toBe('fields'); // 200 fields with me
+    const refused = await run(200);
+    expect(refused.errors[0].message).toMatch(/at most 200 fields/);
+    expect(refused.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    const ws = wsClient(srv.url, token);
+    const result = await new Promise<unknown>((resolve) => ws.subscribe({ query: `{ me { ${'userId '.repeat(200)}} }` }, { next: resolve, error: resolve, complete: () => {} }));
+    expect(JSON.stringify(result)).toMatch(/at most 200 fields/);
+    await ws.dispose();
+  });
+
   it('refuses a document with too many tokens before validating it', async () => {
     const query = `{ me { userId } } ${'query q { me { userId } } '.repeat(700)}`;
     const res = JSON.parse((await post(srv.url, JSON.stringify({ query }), { authorization: `Bearer ${await srv.token('tokens')}` })).text);
