@@ -171,10 +171,19 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     },
   });
 
-  const server = createServer((req, res) => {
-    if (tooLarge(req, res, limits.maxBodyBytes)) return;
-    void yoga(req, res);
-  });
+  const server = createServer(
+    {
+      headersTimeout: limits.httpHeadersTimeoutMs,
+      requestTimeout: limits.httpRequestTimeoutMs,
+      // How often Node looks for late requests (its default, 30 s, would make the timeouts coarse).
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(limits.httpHeadersTimeoutMs / 2)),
+    },
+    (req, res) => {
+      if (tooLarge(req, res, limits.maxBodyBytes)) return;
+      void yoga(req, res);
+    },
+  );
+  server.maxConnections = limits.maxConnections;
   const ws = attachWebSocket({ server, engine, available: redisReady, quota, yoga, config, liveness, metrics, logger, viewerFrom });
   const metricsServer = createMetricsServer(metrics.registry, logger);
   let stopped: Promise<void> | null = null;

@@ -74,6 +74,20 @@ export interface Config {
 export interface LimitsConfig {
   /** Largest HTTP request body. @default 262_144 // 256 KiB: 1000 ids of 128 characters fit */
   maxBodyBytes: number;
+  /**
+   * Time a client has to send a request's headers (Node's own default is 60 s), then to send the
+   * whole request, body included (Node's: 300 s, so a 1-byte/s body held a connection for 5 min).
+   * A late client gets 408 and the connection is closed. Responses (SSE streams) and WebSockets
+   * after their upgrade are not limited. @default 10_000 // 10 s, and 30_000 // 30 s
+   */
+  httpHeadersTimeoutMs: number;
+  httpRequestTimeoutMs: number;
+  /**
+   * TCP connections the public port holds at once, WebSockets and SSE streams included; beyond it
+   * new connections are closed at once. An idle subscribed socket costs ~37 KB of memory
+   * (bench/RESULTS.md): size it to the instance. @default 20_000
+   */
+  maxConnections: number;
   /** Largest WebSocket message (ws' own default is 100 MiB). @default 262_144 // 256 KiB */
   wsMaxPayloadBytes: number;
   /** Open subscriptions per WebSocket connection. @default 20 */
@@ -239,6 +253,7 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
   const port = int(env, 'PORT', 4000, 0, 65_535);
   const host = str(env, 'HOST') ?? '127.0.0.1';
   const metricsPort = int(env, 'METRICS_PORT', 9464, 0, 65_535);
+  const httpHeadersTimeoutMs = int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000);
   if (metricsPort !== 0 && metricsPort === port) throw new ConfigError('METRICS_PORT', `must differ from PORT (${port})`);
 
   return Object.freeze({
@@ -280,6 +295,9 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
     }),
     limits: Object.freeze({
       maxBodyBytes: int(env, 'MAX_BODY_BYTES', 262_144, 1_024, 64 * 1_048_576),
+      httpHeadersTimeoutMs,
+      httpRequestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', Math.max(30_000, httpHeadersTimeoutMs), httpHeadersTimeoutMs, 3_600_000),
+      maxConnections: int(env, 'HTTP_MAX_CONNECTIONS', 20_000, 1, 10_000_000),
       wsMaxPayloadBytes: int(env, 'WS_MAX_PAYLOAD_BYTES', 262_144, 1_024, 64 * 1_048_576),
       subscriptionsPerConnection: int(env, 'WS_MAX_SUBSCRIPTIONS', 20, 1, 10_000),
       connectionsPerUser: int(env, 'WS_MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { print } from 'graphql';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -540,5 +541,94 @@ describe('client mistakes in production: coded, no name suggestions, not logged 
       expect(body.errors[0].extensions.code, q).toBe('BAD_REQUEST');
     }
     expect(logged.slice(before).filter((l) => l.level >= 50)).toEqual([]);
+  });
+});
+
+describe('slow clients and the connection cap', () => {
+  let srv: TestServer;
+  let capped: TestServer;
+  beforeAll(async () => {
+    [srv, capped] = await Promise.all([
+      startApp({ HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '1000' }),
+      startApp({ HTTP_MAX_CONNECTIONS: '3' }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([srv?.stop(), capped?.stop()]);
+  });
+  /** A raw TCP client; resolves once connected. */
+  const tcp = (url: string) =>
+    new Promise<Socket & { received: string; ended: Promise<number> }>((resolve, reject) => {
+      const { port } = new URL(url);
+      const t0 = performance.now();
+      const s = connect(Number(port), '127.0.0.1') as Socket & { received: string; ended: Promise<number> };
+      s.received = '';
+      s.on('data', (d) => (s.received += d));
+      s.ended = new Promise((r) => s.on('close', () => r(performance.now() - t0)));
+      s.once('connect', () => resolve(s));
+      s.once('error', reject);
+    });
+  /** Writes one byte every 100 ms until the server closes the connection (or 5 s pass). */
+  const drip = (s: Socket, text: string) => {
+    let i = 0;
+    const t = setInterval(() => (s.destroyed || i >= text.length ? clearInterval(t) : s.write(text[i++]!)), 100);
+    return () => clearInterval(t);
+  };
+
+  it('closes a request whose body trickles in (408 after HTTP_REQUEST_TIMEOUT_MS) and one whose headers do', async () => {
+    const body = await tcp(srv.url);
+    body.write('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n');
+    const stopBody = drip(body, '{"query":"' + 'x'.repeat(89) + '"}');
+    const headers = await tcp(srv.url);
+    const stopHeaders = drip(headers, 'GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ' + 'y'.repeat(100));
+    const [bodyMs, headersMs] = await Promise.all([
+      Promise.race([body.ended, new Promise<number>((r) => setTimeout(r, 5_000, Infinity))]),
+      Promise.race([headers.ended, new Promise<number>((r) => setTimeout(r, 5_000, Infinity))]),
+    ]);
+    stopBody();
+    stopHeaders();
+    body.destroy();
+    headers.destroy();
+    expect(bodyMs).toBeLessThan(3_000);
+    expect(body.received).toMatch(/^HTTP\/1\.1 408/);
+    expect(headersMs).toBeLessThan(3_000);
+  });
+
+  it('leaves long-lived WebSockets and SSE streams alone', async () => {
+    const token = await srv.token('patient');
+    const ws = new WebSocket(wsUrl(srv.url), 'graphql-transport-ws');
+    let closed: number | null = null;
+    ws.on('close', (code) => (closed = code));
+    await new Promise((resolve) => ws.on('open', resolve));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }));
+    await new Promise((resolve) => ws.once('message', resolve));
+    const abort = new AbortController();
+    const sse = await fetch(`${srv.url}/graphql`, {
+      method: 'POST',
+      signal: abort.signal,
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: print(FriendPresenceChangedDocument) }),
+    });
+    let sseEnded = false;
+    void sse.text().then(
+      () => (sseEnded = true),
+      () => {},
+    );
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(closed).toBeNull();
+    expect(sseEnded).toBe(false);
+    abort.abort();
+    ws.close();
+  });
+
+  it('closes connections beyond HTTP_MAX_CONNECTIONS at once and serves again when one leaves', async () => {
+    const held = [await tcp(capped.url), await tcp(capped.url), await tcp(capped.url)];
+    const extra = await tcp(capped.url);
+    const ms = await Promise.race([extra.ended, new Promise<number>((r) => setTimeout(r, 3_000, Infinity))]);
+    expect(ms).toBeLessThan(1_000);
+    expect(extra.received).toBe('');
+    held[0]!.destroy();
+    await waitFor(async () => (await fetch(`${capped.url}/health`).then((r) => r.status, () => 0)) === 200);
+    held.forEach((s) => s.destroy());
   });
 });
