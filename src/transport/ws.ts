@@ -13,7 +13,7 @@ import { assertId } from '../ids.js';
 import type { Liveness, SocketSession } from '../liveness/index.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { Status } from '../presence.js';
+import { Status, type StatusCode } from '../presence.js';
 import { countCall, type RateLimitDeps } from '../rate-limit.js';
 import type { ConnectionQuota } from './quota.js';
 
@@ -80,6 +80,26 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
     verifyClient: ({ req }: { req: IncomingMessage }) => originAllowed(req, config.limits.wsAllowedOrigins),
   });
 
+  /**
+   * Opens a socket's device session. `connectionParams.status` is a status change like setPresence
+   * and counts against the same per-user window. Past it the socket still connects (a client
+   * reconnecting after a network blip must not be locked out), but the status is not applied: the
+   * session opens as a reconnect without a status would, and the ack payload says so and when to
+   * retry (`{ statusApplied: false, code: 'RATE_LIMITED', retryAfterMs }`).
+   */
+  const openSession = async (userId: string, deviceId: string, requested: StatusCode | null) => {
+    let status = requested;
+    let ack: Record<string, unknown> | true = true;
+    if (status !== null) {
+      const { allowed, retryAfterMs } = await countCall({ engine: deps.engine, config, metrics }, 'setPresence', userId);
+      if (!allowed) {
+        status = null;
+        ack = { statusApplied: false, code: ErrorCode.RateLimited, retryAfterMs };
+      }
+    }
+    return { session: await liveness.open(userId, deviceId, status), ack };
+  };
+
   const server = useServer<Record<string, unknown>, SocketExtra>(
     {
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
@@ -123,24 +143,8 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
         if (viewer.exp !== null) {
           ctx.extra.expiry = at(viewer.exp * 1000, () => socket.close(CloseCode.Forbidden, 'Token expired'));
         }
-        // connectionParams.status is a status change like setPresence and counts against the same
-        // per-user window. Past it the socket still connects (a client reconnecting after a network
-        // blip must not be locked out), but the status is not applied: the session opens as a
-        // reconnect without a status would, and the ack payload says so and when to retry.
         const requested = params['status'] === 'AWAY' ? Status.AWAY : params['status'] === 'ONLINE' ? Status.ONLINE : null;
-        let ack: Record<string, unknown> | true = true;
-        const open = async () => {
-          let status = requested;
-          if (status !== null) {
-            const { allowed, retryAfterMs } = await countCall({ engine: deps.engine, config, metrics }, 'setPresence', viewer.userId);
-            if (!allowed) {
-              status = null;
-              ack = { statusApplied: false, code: ErrorCode.RateLimited, retryAfterMs };
-            }
-          }
-          return liveness.open(viewer.userId, deviceId, status);
-        };
-        ctx.extra.session = open().catch((err: Error) => {
+        const opening = openSession(viewer.userId, deviceId, requested).catch((err: Error) => {
           if (err instanceof SessionLimitError) socket.close(PresenceCloseCode.TooManyConnections, err.message);
           else {
             logger.warn({ err: err.message }, 'could not open a socket session');
@@ -148,8 +152,10 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
           }
           return null;
         });
+        ctx.extra.session = opening.then((opened) => opened?.session ?? null);
         // Present before the client may run anything, so its first query already sees itself online.
-        return (await ctx.extra.session) !== null && ack;
+        const opened = await opening;
+        return opened !== null && opened.ack;
       },
 
       onClose: async (ctx) => {
