@@ -199,7 +199,10 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       await Promise.all(connections.map((c) => waitReady(c, 15_000)));
       await liveness.start();
       const metricsPort = await listen(metricsServer, config.metricsPort, config.metricsHost);
-      const port = await listen(server, config.port, config.host);
+      const port = await listen(server, config.port, config.host).catch((err: Error) => {
+        metricsServer.close();
+        throw err;
+      });
       const url = baseUrl(config.host, port);
       const metricsUrl = baseUrl(config.metricsHost, metricsPort);
       logger.info({ port, metricsPort, instanceId: liveness.instanceId, engine: engine.kind, config: publicConfig(config) }, 'presence listening');
@@ -215,8 +218,9 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
         await liveness.stop();
         server.closeAllConnections();
         await closed;
-        await new Promise<void>((resolve) => (metricsServer.listening ? metricsServer.close(() => resolve()) : resolve()));
-        metricsServer.closeAllConnections();
+        const metricsClosed = new Promise<void>((resolve) => (metricsServer.listening ? metricsServer.close(() => resolve()) : resolve()));
+        metricsServer.closeAllConnections(); // a scraper's keep-alive connection would hold close() open
+        await metricsClosed;
         await engine.close();
         await Promise.all(owned.map((c) => c.quit().catch(() => c.disconnect())));
         logger.info('presence stopped');
