@@ -75,12 +75,15 @@ export interface LimitsConfig {
   /** Largest HTTP request body. @default 262_144 // 256 KiB: 1000 ids of 128 characters fit */
   maxBodyBytes: number;
   /**
-   * Time a client has to send a request's headers (Node's own default is 60 s), then to send the
-   * whole request, body included (Node's: 300 s, so a 1-byte/s body held a connection for 5 min).
-   * A late client gets 408 and the connection is closed. Responses (SSE streams) and WebSockets
-   * after their upgrade are not limited. @default 10_000 // 10 s, and 30_000 // 30 s
+   * Time a client has to send a request's headers (Node's own default is 60 s); a late one gets
+   * 408 and its connection is closed. @default 10_000 // 10 s
    */
   httpHeadersTimeoutMs: number;
+  /**
+   * Time a client has to send a whole request, body included, at least the headers' (Node's own
+   * default is 300 s: a 1-byte/s body held a connection for 5 min). Responses (SSE streams) and
+   * WebSockets after their upgrade are not limited. @default 30_000 // 30 s
+   */
   httpRequestTimeoutMs: number;
   /**
    * TCP connections the public port holds at once, WebSockets and SSE streams included; beyond it
