@@ -159,7 +159,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       useStreamQuota(quota),
       ...(config.env === 'production' ? [useNoSuggestions()] : []),
       usePresencePrometheus(metrics.registry, operationNamesIn()),
-      useReadinessCheck({ endpoint: '/ready', check: ready }),
+      useReadinessCheck({ endpoint: '/ready', check: ready.check }),
     ],
     // HTTP and SSE requests carry the token in a header; WebSocket operations arrive with the
     // viewer verified at connection time (src/transport/ws.ts).
@@ -184,7 +184,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     },
   );
   server.maxConnections = limits.maxConnections;
-  const ws = attachWebSocket({ server, engine, available: redisReady, quota, yoga, config, liveness, metrics, logger, viewerFrom });
+  const ws = attachWebSocket({ server, engine, available: ready.usable, quota, yoga, config, liveness, metrics, logger, viewerFrom });
   const metricsServer = createMetricsServer(metrics.registry, logger);
   let stopped: Promise<void> | null = null;
 
