@@ -19,7 +19,7 @@ import type { ConnectionQuota } from './quota.js';
 
 /** Close codes Presence adds to graphql-ws' own (4400 bad request, 4403 forbidden, ...). */
 export const PresenceCloseCode = {
-  /** The user already holds WS_MAX_CONNECTIONS_PER_USER sockets here, or PRESENCE_MAX_SESSIONS in all. */
+  /** The user already holds WS_MAX_CONNECTIONS_PER_USER realtime connections here (sockets and SSE streams), or PRESENCE_MAX_SESSIONS sessions in all. */
   TooManyConnections: 4429,
   /**
    * Redis is unreachable, stalled or refusing writes, so the socket's session cannot be opened:
