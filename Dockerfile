@@ -10,11 +10,14 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000 METRICS_PORT=9464
 WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./
+# The client operations' names are the only operation names metrics label series with.
+COPY --chown=node:node schema/operations ./schema/operations
 USER node
-EXPOSE 4000
+# 4000: the API (behind the load balancer); 9464: /metrics, for Prometheus only.
+EXPOSE 4000 9464
 CMD ["node", "dist/main.js"]

@@ -181,6 +181,7 @@ export async function startPresenceServer(env: Record<string, string>, timeoutMs
       NODE_ENV: 'production',
       JWT_SECRET: BENCH_SECRET,
       PORT: '0',
+      METRICS_PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       ...env,

@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import type { GraphQLError, ValidationContext } from 'graphql';
 import { createYoga, useReadinessCheck } from 'graphql-yoga';
 import { bearer, createVerifier, type Viewer } from './auth.js';
@@ -19,10 +18,18 @@ import { createLiveness, type Liveness } from './liveness/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { useCodedRefusals } from './plugins/coded-refusals.js';
+import { useMalformedParams, useNoSuggestions } from './plugins/client-mistakes.js';
+import { createEarlyAuth } from './plugins/early-auth.js';
+import { useMaxFields } from './plugins/max-fields.js';
 import { useErrorCodes } from './plugins/error-codes.js';
+import { useStreamQuota } from './plugins/stream-quota.js';
+import { operationNamesIn, usePresencePrometheus } from './plugins/prometheus.js';
 import { createRedisBus } from './realtime/bus.js';
 import { createHub } from './realtime/hub.js';
+import { createReadiness } from './readiness.js';
 import { schema } from './schema/index.js';
+import { createMetricsServer } from './transport/metrics.js';
+import { createConnectionQuota } from './transport/quota.js';
 import { attachWebSocket, type SocketContext } from './transport/ws.js';
 
 export interface AppDeps {
@@ -32,8 +39,11 @@ export interface AppDeps {
 }
 
 export interface App {
-  /** Listens on config.host:config.port (0 picks a free port); resolves with the base URL. */
-  start(): Promise<{ url: string; port: number }>;
+  /**
+   * Listens on config.host:config.port and, for /metrics, config.metricsHost:config.metricsPort
+   * (0 picks a free port); resolves with both base URLs.
+   */
+  start(): Promise<{ url: string; port: number; metricsUrl: string }>;
   /** Graceful: stops accepting, hands sessions over with grace, closes Redis. Safe to call twice. */
   stop(): Promise<void>;
   readonly engine: PresenceEngine;
@@ -97,8 +107,18 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     return token === null ? null : verify(token);
   };
   let draining = false;
+  const ready = createReadiness({
+    draining: () => draining,
+    connected: redisReady,
+    // The cheapest write the engine has: a counter that expires within a second. Redis refuses
+    // it exactly when it refuses writes (OOM, read-only), which a PING would not show.
+    probe: config.redis ? () => engine.hit(`ready:${liveness.instanceId}`, Number.MAX_SAFE_INTEGER, 1_000) : null,
+    timeoutMs: config.readyTimeoutMs,
+  });
 
   const { limits } = config;
+  const quota = createConnectionQuota(limits.connectionsPerUser);
+  const earlyAuth = createEarlyAuth(viewerFrom, limits.maxAnonymousChars);
   // Armor's rules throw by default, which skips yoga's error codes; reported as validation errors
   // they come back as GRAPHQL_VALIDATION_FAILED like any other invalid document.
   const reported = {
@@ -122,6 +142,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     },
     plugins: [
       // Same limits on HTTP, SSE and WebSocket: the WebSocket path runs these plugins too.
+      useMaxFields(limits.maxFields),
       EnvelopArmorPlugin({
         // Presence's own fields are bounded by GRAPHQL_MAX_DEPTH; introspection (only answered
         // while GraphiQL is on) has its own, deeper bound just below, so GraphiQL's schema loads.
@@ -141,32 +162,38 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       ...(config.graphiql ? [] : [useDisableIntrospection()]),
       useErrorCodes(),
       useCodedRefusals(),
-      usePrometheus({ registry: metrics.registry, endpoint: '/metrics' }),
-      useReadinessCheck({
-        endpoint: '/ready',
-        check: async () => {
-          if (draining) return false;
-          if (!config.redis) return true;
-          if (!redisReady()) return false;
-          await engine.onlineCount();
-          return true;
-        },
-      }),
+      useMalformedParams(),
+      earlyAuth.plugin,
+      useStreamQuota(quota),
+      ...(config.env === 'production' ? [useNoSuggestions()] : []),
+      usePresencePrometheus(metrics.registry, operationNamesIn()),
+      useReadinessCheck({ endpoint: '/ready', check: ready.check }),
     ],
     // HTTP and SSE requests carry the token in a header; WebSocket operations arrive with the
     // viewer verified at connection time (src/transport/ws.ts).
     context: async (initial) => {
       const socket = initial as Partial<SocketContext>;
       if (socket.socketViewer) return createContext(services, socket.socketViewer, socket.socketSession ?? null);
-      return createContext(services, await viewerFrom(initial.request.headers.get('authorization')));
+      const { request } = initial;
+      return createContext(services, await earlyAuth.viewerOf(request, () => viewerFrom(request.headers.get('authorization'))));
     },
   });
 
-  const server = createServer((req, res) => {
-    if (tooLarge(req, res, limits.maxBodyBytes)) return;
-    void yoga(req, res);
-  });
-  const ws = attachWebSocket({ server, yoga, config, liveness, metrics, logger, viewerFrom });
+  const server = createServer(
+    {
+      headersTimeout: limits.httpHeadersTimeoutMs,
+      requestTimeout: limits.httpRequestTimeoutMs,
+      // How often Node looks for late requests (its default, 30 s, would make the timeouts coarse).
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(limits.httpHeadersTimeoutMs / 2)),
+    },
+    (req, res) => {
+      if (tooLarge(req, res, limits.maxBodyBytes)) return;
+      void yoga(req, res);
+    },
+  );
+  server.maxConnections = limits.maxConnections;
+  const ws = attachWebSocket({ server, engine, available: ready.usable, quota, yoga, config, liveness, metrics, logger, viewerFrom });
+  const metricsServer = createMetricsServer(metrics.registry, logger);
   let stopped: Promise<void> | null = null;
 
   return {
@@ -179,18 +206,15 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       // client must know the slot map before the first batched read.
       await Promise.all(connections.map((c) => waitReady(c, 15_000)));
       await liveness.start();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(config.port, config.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
+      const metricsPort = await listen(metricsServer, config.metricsPort, config.metricsHost);
+      const port = await listen(server, config.port, config.host).catch((err: Error) => {
+        metricsServer.close();
+        throw err;
       });
-      const { port } = server.address() as AddressInfo;
-      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-      const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-      logger.info({ port, instanceId: liveness.instanceId, engine: engine.kind, config: publicConfig(config) }, 'presence listening');
-      return { url, port };
+      const url = baseUrl(config.host, port);
+      const metricsUrl = baseUrl(config.metricsHost, metricsPort);
+      logger.info({ port, metricsPort, instanceId: liveness.instanceId, engine: engine.kind, config: publicConfig(config) }, 'presence listening');
+      return { url, port, metricsUrl };
     },
     // Graceful: stop accepting, tell every socket to go elsewhere (1001), and let its session
     // linger for the grace so a client that reconnects to another instance sends no OFFLINE.
@@ -202,6 +226,9 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
         await liveness.stop();
         server.closeAllConnections();
         await closed;
+        const metricsClosed = new Promise<void>((resolve) => (metricsServer.listening ? metricsServer.close(() => resolve()) : resolve()));
+        metricsServer.closeAllConnections(); // a scraper's keep-alive connection would hold close() open
+        await metricsClosed;
         await engine.close();
         await Promise.all(owned.map((c) => c.quit().catch(() => c.disconnect())));
         logger.info('presence stopped');
@@ -235,6 +262,23 @@ query Me {
 }
 `,
   defaultEditorToolsVisibility: 'headers' as const,
+};
+
+/** Listens on host:port (0: a free port); resolves with the port. */
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+const baseUrl = (host: string, port: number) => {
+  const h = host.includes(':') ? `[${host}]` : host;
+  return `http://${h === '0.0.0.0' ? '127.0.0.1' : h}:${port}`;
 };
 
 /**

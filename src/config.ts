@@ -43,6 +43,18 @@ export interface Config {
   port: number;
   /** @default '127.0.0.1' (set 0.0.0.0 in containers) */
   host: string;
+  /**
+   * The internal listener serving Prometheus' `/metrics` (the public port does not). Keep it off
+   * the load balancer. 0 picks a free port. @default 9464
+   */
+  metricsPort: number;
+  /** Listen address of the metrics listener. @default HOST */
+  metricsHost: string;
+  /**
+   * `/ready` answers 503 when Redis has not taken its probe write within this time (a stalled
+   * Redis), instead of hanging for the command timeout. @default 500 // ms
+   */
+  readyTimeoutMs: number;
   /** null: the embedded memory engine (one instance, nothing installed). */
   redis: RedisTopology | null;
   /** Prefix of every Redis key and channel. @default 'presence:' */
@@ -72,11 +84,28 @@ export interface Config {
 export interface LimitsConfig {
   /** Largest HTTP request body. @default 262_144 // 256 KiB: 1000 ids of 128 characters fit */
   maxBodyBytes: number;
+  /**
+   * Time a client has to send a request's headers (Node's own default is 60 s); a late one gets
+   * 408 and its connection is closed. @default 10_000 // 10 s
+   */
+  httpHeadersTimeoutMs: number;
+  /**
+   * Time a client has to send a whole request, body included, at least the headers' (Node's own
+   * default is 300 s: a 1-byte/s body held a connection for 5 min). Responses (SSE streams) and
+   * WebSockets after their upgrade are not limited. @default 30_000 // 30 s
+   */
+  httpRequestTimeoutMs: number;
+  /**
+   * TCP connections the public port holds at once, WebSockets and SSE streams included; beyond it
+   * new connections are closed at once. An idle subscribed socket costs ~37 KB of memory
+   * (bench/RESULTS.md): size it to the instance. @default 20_000
+   */
+  maxConnections: number;
   /** Largest WebSocket message (ws' own default is 100 MiB). @default 262_144 // 256 KiB */
   wsMaxPayloadBytes: number;
   /** Open subscriptions per WebSocket connection. @default 20 */
   subscriptionsPerConnection: number;
-  /** Open WebSocket connections per user on one instance. @default 10 */
+  /** Realtime connections per user on one instance: WebSockets and SSE streams together. @default 10 */
   connectionsPerUser: number;
   /** Device sessions per user across the fleet (sockets and HTTP devices). @default 32 */
   sessionsPerUser: number;
@@ -99,6 +128,16 @@ export interface LimitsConfig {
   maxTokens: number;
   /** GraphQL Armor's cost estimate. @default 5_000 */
   maxCost: number;
+  /**
+   * Field selections per document (fragments counted once), checked before validation, whose cost
+   * grows with the square of it. GraphiQL's introspection query has 73. @default 200
+   */
+  maxFields: number;
+  /**
+   * Longest document an HTTP request without a token may send; longer ones are refused before
+   * parsing (GraphiQL's introspection query is ~2,100). @default 4_096 // characters
+   */
+  maxAnonymousChars: number;
   /** setPresence and heartbeat calls per user per window, counted across all instances. @default 20 */
   rateLimitCount: number;
   /** @default 10_000 // 10 s */
@@ -230,11 +269,19 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
   const usingDevSecret = !secret && !jwksUrl;
 
   const buckets = int(env, 'PRESENCE_BUCKETS', 65_536, 1, 1 << 26);
+  const port = int(env, 'PORT', 4000, 0, 65_535);
+  const host = str(env, 'HOST') ?? '127.0.0.1';
+  const metricsPort = int(env, 'METRICS_PORT', 9464, 0, 65_535);
+  const httpHeadersTimeoutMs = int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000);
+  if (metricsPort !== 0 && metricsPort === port) throw new ConfigError('METRICS_PORT', `must differ from PORT (${port})`);
 
   return Object.freeze({
     env: nodeEnv,
-    port: int(env, 'PORT', 4000, 0, 65_535),
-    host: str(env, 'HOST') ?? '127.0.0.1',
+    port,
+    host,
+    metricsPort,
+    metricsHost: str(env, 'METRICS_HOST') ?? host,
+    readyTimeoutMs: int(env, 'READY_TIMEOUT_MS', 500, 10, 60_000),
     redis: redisTopology(env),
     redisKeyPrefix: str(env, 'REDIS_KEY_PREFIX') ?? 'presence:',
     buckets,
@@ -269,6 +316,9 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
     }),
     limits: Object.freeze({
       maxBodyBytes: int(env, 'MAX_BODY_BYTES', 262_144, 1_024, 64 * 1_048_576),
+      httpHeadersTimeoutMs,
+      httpRequestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', Math.max(30_000, httpHeadersTimeoutMs), httpHeadersTimeoutMs, 3_600_000),
+      maxConnections: int(env, 'HTTP_MAX_CONNECTIONS', 20_000, 1, 10_000_000),
       wsMaxPayloadBytes: int(env, 'WS_MAX_PAYLOAD_BYTES', 262_144, 1_024, 64 * 1_048_576),
       subscriptionsPerConnection: int(env, 'WS_MAX_SUBSCRIPTIONS', 20, 1, 10_000),
       connectionsPerUser: int(env, 'WS_MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),
@@ -279,6 +329,8 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
       maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 10, 0, 1_000),
       maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 5_000, 100, 1_000_000),
       maxCost: int(env, 'GRAPHQL_MAX_COST', 5_000, 10, 10_000_000),
+      maxFields: int(env, 'GRAPHQL_MAX_FIELDS', 200, 10, 100_000),
+      maxAnonymousChars: int(env, 'GRAPHQL_MAX_ANONYMOUS_CHARS', 4_096, 0, 10_000_000),
       rateLimitCount: int(env, 'RATE_LIMIT_COUNT', 20, 1, 1_000_000),
       rateLimitWindowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 10_000, 100, 3_600_000),
     }),

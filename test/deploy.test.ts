@@ -38,6 +38,8 @@ describe('docker-compose.yml', () => {
       expect(svc.environment?.['REDIS_URL']).toBe('redis://redis:6379');
       expect(svc.environment?.['HOST']).toBe('0.0.0.0');
       expect(svc.expose).toContain(svc.environment?.['PORT']);
+      expect(svc.expose).toContain(svc.environment?.['METRICS_PORT']);
+      expect(svc.environment?.['METRICS_PORT']).not.toBe(svc.environment?.['PORT']);
     }
   });
 
@@ -45,14 +47,18 @@ describe('docker-compose.yml', () => {
     const lb = compose.services['lb']!;
     const conf = readFileSync('deploy/nginx/nginx.conf', 'utf8');
     expect(mountOf(lb, 'deploy/nginx/nginx.conf')).toBe('/etc/nginx/nginx.conf');
-    for (const [name, svc] of apis) expect(conf).toContain(`server ${name}:${svc.environment?.['PORT']}`);
+    for (const [name, svc] of apis) {
+      expect(conf).toContain(`server ${name}:${svc.environment?.['PORT']}`);
+      // Metrics stay internal: the load balancer never routes to the metrics listener.
+      expect(conf).not.toContain(`${name}:${svc.environment?.['METRICS_PORT']}`);
+    }
     expect(conf).toMatch(/proxy_set_header Upgrade \$http_upgrade/);
     expect(conf).toMatch(/proxy_set_header Connection \$connection_upgrade/);
     const listen = /listen (\d+);/.exec(conf)![1];
     expect(lb.ports).toContain(`${listen}:${listen}`);
   });
 
-  it('has Prometheus scrape both instances and load the shipped rules', () => {
+  it('has Prometheus scrape both instances\' internal metrics listener and load the shipped rules', () => {
     const prom = compose.services['prometheus']!;
     const config = parse(readFileSync('deploy/prometheus/prometheus.yml', 'utf8')) as {
       rule_files: string[];
@@ -61,7 +67,7 @@ describe('docker-compose.yml', () => {
     expect(mountOf(prom, 'deploy/prometheus/prometheus.yml')).toBe('/etc/prometheus/prometheus.yml');
     expect(config.rule_files).toEqual([mountOf(prom, 'deploy/prometheus/alerts.yml')]);
     const targets = config.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
-    expect(targets.sort()).toEqual(apis.map(([name, svc]) => `${name}:${svc.environment?.['PORT']}`).sort());
+    expect(targets.sort()).toEqual(apis.map(([name, svc]) => `${name}:${svc.environment?.['METRICS_PORT']}`).sort());
     expect(config.scrape_configs[0]!.metrics_path).toBe('/metrics');
   });
 });
@@ -73,7 +79,7 @@ describe('alert rules', () => {
   let exported: Set<string>;
   beforeAll(async () => {
     srv = await startApp();
-    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    const text = await (await fetch(`${srv.metricsUrl}/metrics`)).text();
     exported = new Set([...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].map((m) => m[1]!));
   });
   afterAll(() => srv?.stop());
@@ -122,6 +128,9 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^CMD \["node", "dist\/main\.js"\]$/m);
     expect(dockerfile).not.toMatch(/tsx/);
+    // Metrics label series only with these operations' names (src/plugins/prometheus.ts).
+    expect(dockerfile).toMatch(/^COPY .*schema\/operations/m);
+    expect(dockerfile).toMatch(/^EXPOSE 4000 9464$/m);
   });
 
   it('needs only production dependencies at run time: every package src/ imports is one', () => {

@@ -1,9 +1,13 @@
 import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { print } from 'graphql';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { createApp } from '../src/app.js';
 import { signToken } from '../src/auth.js';
-import { FriendPresenceChangedDocument, HeartbeatDocument, MeDocument, SetPresenceDocument } from './generated/graphql.js';
+import { loadConfig } from '../src/config.js';
+import { AddFriendsDocument, FriendPresenceChangedDocument, HeartbeatDocument, MeDocument, SetPresenceDocument } from './generated/graphql.js';
 import { startApp, TEST_SECRET, type TestServer } from './helpers/app.js';
 import { codes, ok, request } from './helpers/graphql.js';
 import { startRedis, type RedisProcess } from './helpers/redis.js';
@@ -98,11 +102,46 @@ describe('limits and abuse', () => {
     await stillServing();
   });
 
+  it('refuses a document with more than GRAPHQL_MAX_FIELDS fields before validating it (validation grows with their square)', async () => {
+    const token = await srv.token('fields');
+    const run = async (n: number) => JSON.parse((await post(srv.url, JSON.stringify({ query: `{ me { ${'userId '.repeat(n)}} }` }), { authorization: `Bearer ${token}` })).text);
+    expect((await run(199)).data.me.userId).toBe('fields'); // 200 fields with me
+    const refused = await run(200);
+    expect(refused.errors[0].message).toMatch(/at most 200 fields/);
+    expect(refused.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    const ws = wsClient(srv.url, token);
+    const result = await new Promise<unknown>((resolve) => ws.subscribe({ query: `{ me { ${'userId '.repeat(200)}} }` }, { next: resolve, error: resolve, complete: () => {} }));
+    expect(JSON.stringify(result)).toMatch(/at most 200 fields/);
+    await ws.dispose();
+  });
+
   it('refuses a document with too many tokens before validating it', async () => {
     const query = `{ me { userId } } ${'query q { me { userId } } '.repeat(700)}`;
     const res = JSON.parse((await post(srv.url, JSON.stringify({ query }), { authorization: `Bearer ${await srv.token('tokens')}` })).text);
     expect(res.errors[0].message).toMatch(/token limit/i);
     expect(res.errors[0].extensions.code).toBe('GRAPHQL_PARSE_FAILED');
+  });
+
+  it('authenticates before parsing: a bad token, or no token with a large document, is refused 401 without parsing', async () => {
+    const parses = async () => {
+      const text = await (await fetch(`${srv.metricsUrl}/metrics`)).text();
+      return [...text.matchAll(/^graphql_envelop_phase_parse_count\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const nearLimit = `{ me { ${'userId '.repeat(990)}} }`;
+    const before = await parses();
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer not.a.token' }, { authorization: `Bearer ${await signToken('x'.repeat(40), 'forged')}` }]) {
+      const res = await post(srv.url, JSON.stringify({ query: nearLimit }), headers);
+      expect(res.status).toBe(401);
+      expect(JSON.parse(res.text).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    }
+    expect(await parses()).toBe(before);
+    // A small anonymous document (GraphiQL loading the schema) is still parsed and answered.
+    const introspection = JSON.parse((await post(srv.url, JSON.stringify({ query: '{ __schema { queryType { name } } }' }))).text);
+    expect(introspection.data.__schema.queryType.name).toBe('Query');
+    // With a good token a document is parsed (once) and answered.
+    const token = await srv.token('early');
+    expect(JSON.parse((await post(srv.url, JSON.stringify({ query: '{ me { userId } }' }), { authorization: `Bearer ${token}` })).text).data.me.userId).toBe('early');
+    expect(await parses()).toBe(before + 2);
   });
 
   it('refuses an oversized body (413) and a body of unknown length (411) before reading it', async () => {
@@ -174,6 +213,37 @@ describe('limits and abuse', () => {
     await Promise.all(keep.map((c) => c.dispose()));
   });
 
+  it('caps event-stream (SSE) subscriptions per user like sockets, sharing the allowance; a closed stream gives its place back', async () => {
+    const token = await srv.token('streamer');
+    const open = () => {
+      const abort = new AbortController();
+      const res = fetch(`${srv.url}/graphql`, {
+        method: 'POST',
+        signal: abort.signal,
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: print(FriendPresenceChangedDocument) }),
+      });
+      // A refused stream ends at once with its error; an accepted one stays open.
+      const outcome = res.then((r) => Promise.race([r.text(), new Promise<string>((resolve) => setTimeout(resolve, 400, 'open'))]));
+      return { abort: () => abort.abort(), outcome };
+    };
+    const first = open();
+    const second = open();
+    expect(await first.outcome).toBe('open');
+    expect(await second.outcome).toBe('open');
+    // WS_MAX_CONNECTIONS_PER_USER is 2 here: a third stream, and a socket, are refused.
+    expect(await open().outcome).toContain('LIMIT_EXCEEDED');
+    expect((await rawSocket(srv.url, { init: { authorization: `Bearer ${token}` } })).code).toBe(4429);
+    first.abort();
+    let third = open();
+    await waitFor(async () => (await third.outcome) === 'open' || ((third = open()), false));
+    second.abort();
+    third.abort();
+    // Every stream's subscription is released once its client went away.
+    await waitFor(async () => ((await srv.app.metrics.subscriptions.get()).values[0]?.value ?? 0) === 0);
+    await stillServing();
+  });
+
   it('rate-limits setPresence per user across instances, with a code and a retry hint', async () => {
     const token = await srv.token('burst');
     const results = [];
@@ -185,6 +255,62 @@ describe('limits and abuse', () => {
     // Heartbeats have their own window; other users are unaffected.
     expect((await ok(srv.url, HeartbeatDocument, { deviceId: 'web' }, token)).heartbeat.userId).toBe('burst');
     await stillServing();
+  });
+
+  it('counts connectionParams.status against the setPresence limit: flapping a socket cannot flood friends', async () => {
+    await ok(srv.url, AddFriendsDocument, { userId: 'flapper', friendIds: ['flapwatch'] }, await srv.token('svc', { service: true }));
+    const watcher = wsClient(srv.url, await srv.token('flapwatch'));
+    const seen = collect(watcher, FriendPresenceChangedDocument, {});
+    await waitFor(() => srv.app.engine.bus.channelCount() >= 1);
+    const token = await srv.token('flapper');
+    const acks: unknown[] = [];
+    // The attack of issue 12: reconnect one device over and over, alternating its status.
+    for (let i = 0; i < 12; i++) {
+      const ws = new WebSocket(wsUrl(i % 2 ? other.url : srv.url), 'graphql-transport-ws');
+      await new Promise((resolve) => ws.on('open', resolve));
+      const status = i % 2 ? 'ONLINE' : 'AWAY';
+      ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}`, deviceId: 'phone', status } }));
+      const msg = JSON.parse(await new Promise<string>((resolve) => ws.once('message', (m) => resolve(String(m)))));
+      expect(msg.type).toBe('connection_ack');
+      acks.push(msg.payload ?? null);
+      await new Promise((resolve) => {
+        ws.once('close', resolve);
+        ws.close();
+      });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    // RATE_LIMIT_COUNT is 3 here: three status changes reach the friend, then nothing.
+    expect(seen.events.map((e) => e.friendPresenceChanged.status)).toEqual(['AWAY', 'ONLINE', 'AWAY']);
+    expect(acks.slice(0, 3)).toEqual([null, null, null]);
+    for (const ack of acks.slice(3)) expect(ack).toMatchObject({ statusApplied: false, code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) });
+    // The window is shared with setPresence.
+    expect(codes(await request(srv.url, SetPresenceDocument, { status: 'ONLINE' }, token))).toEqual(['RATE_LIMITED']);
+    await watcher.dispose();
+  });
+
+  it('accepts a WebSocket token that expires beyond a timer\'s reach (30 days ahead), without a TimeoutOverflowWarning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const token = await signToken(TEST_SECRET, 'longlived', { expiresIn: Math.floor(Date.now() / 1000) + 30 * 86_400 });
+      const ws = new WebSocket(wsUrl(srv.url), 'graphql-transport-ws');
+      let closed: number | null = null;
+      ws.on('close', (code) => (closed = code));
+      await new Promise((resolve) => ws.on('open', resolve));
+      ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }));
+      const first = await new Promise<string>((resolve) => {
+        ws.once('message', (m) => resolve(String(m)));
+        ws.once('close', (code, reason) => resolve(`closed ${code} ${String(reason)}`));
+      });
+      expect(first).toContain('"connection_ack"');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(closed).toBeNull();
+      ws.close();
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('closes a socket with 4403 when its token expires; a new token reconnects', async () => {
@@ -223,7 +349,7 @@ describe('operations endpoints and production defaults', () => {
 
   it('/metrics exposes yoga and Presence metrics in Prometheus format', async () => {
     await ok(srv.url, SetPresenceDocument, { status: 'ONLINE' }, await srv.token('metered'));
-    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    const text = await (await fetch(`${srv.metricsUrl}/metrics`)).text();
     for (const name of [
       'graphql_yoga_http_duration',
       'graphql_envelop_request_duration',
@@ -242,6 +368,43 @@ describe('operations endpoints and production defaults', () => {
       expect(text, name).toContain(name);
     }
     expect(text).toMatch(/presence_events_published_total [1-9]/);
+  });
+
+  it('serves /metrics only on the internal listener: the public port has none (presence_online_users is not public)', async () => {
+    for (const path of ['/metrics', '/metrics?x=1', '/graphql/../metrics']) {
+      const res = await fetch(`${srv.url}${path}`);
+      expect(res.status, path).toBe(404);
+      expect(await res.text(), path).not.toMatch(/presence_online_users|graphql_envelop/);
+    }
+    const internal = await (await fetch(`${srv.metricsUrl}/metrics`)).text();
+    expect(internal).toContain('presence_online_users');
+    expect((await fetch(`${srv.metricsUrl}/graphql`)).status).toBe(404);
+  });
+
+  it('labels metrics from bounded sets only: no URL, no query string, no operation name a client made up', async () => {
+    const token = await srv.token('labels');
+    const auth = { authorization: `Bearer ${token}` };
+    const scrape = async () => (await fetch(`${srv.metricsUrl}/metrics`)).text();
+    // yoga's series (Node's own GC series come and go with the collector's activity).
+    const series = (text: string) => text.split('\n').filter((l) => l.startsWith('graphql_')).length;
+    // Warm every label combination this test can produce, then count series.
+    const send = async (i: number) => {
+      const name = `Evil${i}_${Math.random().toString(36).slice(2)}`;
+      const query = `query ${name} { me { userId } }`;
+      await fetch(`${srv.url}/graphql?junk=${i}-${Math.random()}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ query, operationName: name }) });
+      await fetch(`${srv.url}/graphql?query=${encodeURIComponent(query)}&operationName=${name}&junk=${i}`, { headers: auth });
+      await fetch(`${srv.url}/graphql?query=${encodeURIComponent(`{ me { userId } } ${'{'.repeat(i % 3)}`)}&z=${i}`, { headers: auth });
+    };
+    await ok(srv.url, MeDocument, {}, token);
+    for (let i = 0; i < 5; i++) await send(i);
+    const before = series(await scrape());
+    for (let i = 5; i < 55; i++) await send(i);
+    const text = await scrape();
+    expect(series(text)).toBe(before);
+    expect(text).not.toMatch(/Evil|junk|url=|path=/);
+    expect(text).toMatch(/graphql_yoga_http_duration_count\{[^}]*operationName="other"/);
+    expect(text).toMatch(/graphql_envelop_request_duration_count\{operationName="Me",operationType="query"\}/);
+    expect(text).toMatch(/route="\/graphql"/);
   });
 
   it('turns introspection and GraphiQL off in production', async () => {
@@ -276,5 +439,216 @@ describe('operations endpoints and production defaults', () => {
       body: JSON.stringify({ query: print(FriendPresenceChangedDocument) }),
     });
     expect(await res.text()).toContain('UNAUTHENTICATED');
+  });
+});
+
+describe('a Redis outage is not an auth failure', () => {
+  let redis: RedisProcess;
+  let srv: TestServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+    srv = await startApp({ REDIS_URL: redis.url });
+  });
+  afterAll(async () => {
+    redis?.proc.kill('SIGCONT');
+    await srv?.stop();
+    await redis?.stop();
+  });
+  /** Status and how long /ready took to answer. */
+  const ready = async () => {
+    const t0 = performance.now();
+    const res = await fetch(`${srv.url}/ready`);
+    await res.text();
+    return { status: res.status, ms: performance.now() - t0 };
+  };
+  const connects = async (userId: string) => {
+    const client = wsClient(srv.url, await srv.token(userId), { eager: true });
+    await waitFor(async () => (await ok(srv.url, MeDocument, {}, await srv.token(userId))).me.status === 'ONLINE');
+    await client.dispose();
+  };
+
+  it('while Redis is stalled (SIGSTOP): /ready answers 503 within a second; a new socket is closed 1013 (retry), not 4403', async () => {
+    expect((await ready()).status).toBe(200);
+    const token = await srv.token('stalled');
+    redis.proc.kill('SIGSTOP');
+    try {
+      const during = await ready();
+      expect(during.status).toBe(503);
+      expect(during.ms).toBeLessThan(1_000);
+      // Once the stall is known (a probe went unanswered), sockets hear it at once too.
+      const t0 = performance.now();
+      const { code } = await rawSocket(srv.url, { init: { authorization: `Bearer ${token}` } });
+      expect(code).toBe(1013);
+      expect(performance.now() - t0).toBeLessThan(1_000);
+    } finally {
+      redis.proc.kill('SIGCONT');
+    }
+    await waitFor(async () => (await ready()).status === 200, 10_000);
+    await connects('stalled');
+  });
+
+  it('while Redis refuses writes (OOM): /ready answers 503 at once; a new socket is closed 1013', async () => {
+    const admin = redis.client();
+    await admin.config('SET', 'maxmemory', '1');
+    try {
+      const during = await ready();
+      expect(during.status).toBe(503);
+      expect(during.ms).toBeLessThan(1_000);
+      const { code } = await rawSocket(srv.url, { init: { authorization: `Bearer ${await srv.token('oom')}` } });
+      expect(code).toBe(1013);
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+    }
+    await waitFor(async () => (await ready()).status === 200, 10_000);
+    await connects('oom');
+  });
+
+  it('while Redis is down: a new socket is closed 1013 at once', async () => {
+    await redis.kill();
+    await waitFor(async () => (await ready()).status === 503, 10_000);
+    const t0 = performance.now();
+    const { code } = await rawSocket(srv.url, { init: { authorization: `Bearer ${await srv.token('down')}` } });
+    expect(code).toBe(1013);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    await redis.restart();
+    await waitFor(async () => (await ready()).status === 200, 15_000);
+    await connects('down');
+  });
+});
+
+describe('client mistakes in production: coded, no name suggestions, not logged as errors', () => {
+  const logged: { level: number; msg: string; err?: string }[] = [];
+  let url: string;
+  let stop: () => Promise<void>;
+  let token: string;
+  beforeAll(async () => {
+    const config = loadConfig({ NODE_ENV: 'production', PORT: '0', METRICS_PORT: '0', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info' });
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    const app = createApp(config, { logger });
+    ({ url } = await app.start());
+    stop = () => app.stop();
+    token = await signToken(TEST_SECRET, 'mistaken');
+  });
+  afterAll(() => stop?.());
+
+  it('suggests no enum value, field or type name, over HTTP and WebSocket', async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    for (const body of [
+      { query: 'mutation { setPresence(status: ONLIN) { userId } }' },
+      { query: 'mutation($s: PresenceStatus!) { setPresence(status: $s) { userId } }', variables: { s: 'ONLIN' } },
+      { query: '{ me { userd } }' },
+      { query: 'query($s: PresenceStatu) { me { userId } }' },
+    ]) {
+      const text = (await post(url, JSON.stringify(body), auth)).text;
+      expect(JSON.parse(text).errors.length, text).toBeGreaterThan(0);
+      expect(text).not.toMatch(/Did you mean/);
+    }
+    const ws = wsClient(url, token);
+    const result = await new Promise<unknown>((resolve) =>
+      ws.subscribe({ query: 'mutation { setPresence(status: ONLIN) { userId } }' }, { next: resolve, error: resolve, complete: () => {} }),
+    );
+    expect(JSON.stringify(result)).toContain('[Suggestion hidden]');
+    expect(JSON.stringify(result)).not.toMatch(/Did you mean/);
+    await ws.dispose();
+  });
+
+  it('answers malformed GET parameters 400 BAD_REQUEST, with nothing in the error log', async () => {
+    const before = logged.length;
+    for (const q of ['variables={bad', 'extensions={bad', 'variables=%7B%22a%22']) {
+      const res = await fetch(`${url}/graphql?query=${encodeURIComponent('{ me { userId } }')}&${q}`, { headers: { authorization: `Bearer ${token}` } });
+      const body = await res.json();
+      expect(res.status, q).toBe(400);
+      expect(body.errors[0].extensions.code, q).toBe('BAD_REQUEST');
+    }
+    expect(logged.slice(before).filter((l) => l.level >= 50)).toEqual([]);
+  });
+});
+
+describe('slow clients and the connection cap', () => {
+  let srv: TestServer;
+  let capped: TestServer;
+  beforeAll(async () => {
+    [srv, capped] = await Promise.all([
+      startApp({ HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '1000' }),
+      startApp({ HTTP_MAX_CONNECTIONS: '3' }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([srv?.stop(), capped?.stop()]);
+  });
+  /** A raw TCP client; resolves once connected. */
+  const tcp = (url: string) =>
+    new Promise<Socket & { received: string; ended: Promise<number> }>((resolve, reject) => {
+      const { port } = new URL(url);
+      const t0 = performance.now();
+      const s = connect(Number(port), '127.0.0.1') as Socket & { received: string; ended: Promise<number> };
+      s.received = '';
+      s.on('data', (d) => (s.received += d));
+      s.ended = new Promise((r) => s.on('close', () => r(performance.now() - t0)));
+      s.once('connect', () => resolve(s));
+      s.once('error', reject);
+    });
+  /** Writes one byte every 100 ms until the server closes the connection (or 5 s pass). */
+  const drip = (s: Socket, text: string) => {
+    let i = 0;
+    const t = setInterval(() => (s.destroyed || i >= text.length ? clearInterval(t) : s.write(text[i++]!)), 100);
+    return () => clearInterval(t);
+  };
+
+  it('closes a request whose body trickles in (408 after HTTP_REQUEST_TIMEOUT_MS) and one whose headers do', async () => {
+    const body = await tcp(srv.url);
+    body.write('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n');
+    const stopBody = drip(body, '{"query":"' + 'x'.repeat(89) + '"}');
+    const headers = await tcp(srv.url);
+    const stopHeaders = drip(headers, 'GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ' + 'y'.repeat(100));
+    const [bodyMs, headersMs] = await Promise.all([
+      Promise.race([body.ended, new Promise<number>((r) => setTimeout(r, 5_000, Infinity))]),
+      Promise.race([headers.ended, new Promise<number>((r) => setTimeout(r, 5_000, Infinity))]),
+    ]);
+    stopBody();
+    stopHeaders();
+    body.destroy();
+    headers.destroy();
+    expect(bodyMs).toBeLessThan(3_000);
+    expect(body.received).toMatch(/^HTTP\/1\.1 408/);
+    expect(headersMs).toBeLessThan(3_000);
+  });
+
+  it('leaves long-lived WebSockets and SSE streams alone', async () => {
+    const token = await srv.token('patient');
+    const ws = new WebSocket(wsUrl(srv.url), 'graphql-transport-ws');
+    let closed: number | null = null;
+    ws.on('close', (code) => (closed = code));
+    await new Promise((resolve) => ws.on('open', resolve));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }));
+    await new Promise((resolve) => ws.once('message', resolve));
+    const abort = new AbortController();
+    const sse = await fetch(`${srv.url}/graphql`, {
+      method: 'POST',
+      signal: abort.signal,
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: print(FriendPresenceChangedDocument) }),
+    });
+    let sseEnded = false;
+    void sse.text().then(
+      () => (sseEnded = true),
+      () => {},
+    );
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(closed).toBeNull();
+    expect(sseEnded).toBe(false);
+    abort.abort();
+    ws.close();
+  });
+
+  it('closes connections beyond HTTP_MAX_CONNECTIONS at once and serves again when one leaves', async () => {
+    const held = [await tcp(capped.url), await tcp(capped.url), await tcp(capped.url)];
+    const extra = await tcp(capped.url);
+    const ms = await Promise.race([extra.ended, new Promise<number>((r) => setTimeout(r, 3_000, Infinity))]);
+    expect(ms).toBeLessThan(1_000);
+    expect(extra.received).toBe('');
+    held[0]!.destroy();
+    await waitFor(async () => (await fetch(`${capped.url}/health`).then((r) => r.status, () => 0)) === 200);
+    held.forEach((s) => s.destroy());
   });
 });

@@ -79,6 +79,7 @@ describe('Redis engine', () => {
     loadConfig({
       NODE_ENV: 'test',
       PORT: '0',
+      METRICS_PORT: '0',
       JWT_SECRET: TEST_SECRET,
       REDIS_URL: redis.url,
       PRESENCE_BUCKETS: '4096',

@@ -175,9 +175,11 @@ export function createLiveness(engine: PresenceEngine, cfg: LivenessConfig, logg
         await track(engine.openSession(userId, sessionId, session.owner, status, Date.now()));
         return session;
       } catch (err) {
-        // The open may have reached Redis before failing: end it rather than leave a ghost.
+        // The open may have reached Redis before failing: end it rather than leave a ghost. In the
+        // background: with Redis stalled that takes a command timeout, and the caller (a socket
+        // waiting for its ack) should hear about the failure now.
         held.delete(session.owner);
-        await closeNow(session);
+        void track(closeNow(session));
         throw err;
       }
     },

@@ -2,6 +2,7 @@ import { assertId, assertIds } from '../ids.js';
 import { Status, statusNames, type PresenceView } from '../presence.js';
 import type { Context } from '../context.js';
 import { ErrorCode, presenceError, rateLimited, SessionLimitError } from '../errors.js';
+import { countCall, type LimitedOperation } from '../rate-limit.js';
 import { builder } from './builder.js';
 
 export const PresenceStatus = builder.enumType('PresenceStatus', {
@@ -62,11 +63,10 @@ builder.queryFields((t) => ({
 }));
 
 /** Counts the call against the caller's shared per-operation window; throws RATE_LIMITED past it. */
-async function rateLimit(ctx: Context, operation: 'setPresence' | 'heartbeat') {
-  const { rateLimitCount, rateLimitWindowMs } = ctx.config.limits;
-  const { allowed, retryAfterMs } = await ctx.engine.hit(`${operation}:${ctx.viewer!.userId}`, rateLimitCount, rateLimitWindowMs);
+async function rateLimit(ctx: Context, operation: LimitedOperation) {
+  const { allowed, retryAfterMs } = await countCall(ctx, operation, ctx.viewer!.userId);
   if (allowed) return;
-  ctx.metrics.rateLimited.inc({ operation });
+  const { rateLimitCount, rateLimitWindowMs } = ctx.config.limits;
   throw rateLimited(`too many ${operation} calls: at most ${rateLimitCount} per ${rateLimitWindowMs} ms`, retryAfterMs);
 }
 

@@ -13,13 +13,21 @@ import { assertId } from '../ids.js';
 import type { Liveness, SocketSession } from '../liveness/index.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { Status } from '../presence.js';
+import { Status, type StatusCode } from '../presence.js';
+import { countCall, type RateLimitDeps } from '../rate-limit.js';
+import type { ConnectionQuota } from './quota.js';
 import { quietErrors } from './quiet-ws.js';
 
 /** Close codes Presence adds to graphql-ws' own (4400 bad request, 4403 forbidden, ...). */
 export const PresenceCloseCode = {
-  /** The user already holds WS_MAX_CONNECTIONS_PER_USER sockets here, or PRESENCE_MAX_SESSIONS in all. */
+  /** The user already holds WS_MAX_CONNECTIONS_PER_USER realtime connections here (sockets and SSE streams), or PRESENCE_MAX_SESSIONS sessions in all. */
   TooManyConnections: 4429,
+  /**
+   * Redis is unreachable, stalled or refusing writes, so the socket's session cannot be opened:
+   * retry with backoff. 1013 (Try Again Later) rather than 1011 because graphql-ws' client retries
+   * 1013 on its own and treats 1011 as fatal.
+   */
+  TryAgainLater: 1013,
 } as const;
 
 /** What a socket carries between graphql-ws callbacks (graphql-ws `ctx.extra`). A type alias,
@@ -29,7 +37,7 @@ type SocketExtra = {
   /** The device session this socket holds, once opened (awaited on close). */
   session?: Promise<SocketSession | null>;
   /** Closes the socket when the token expires. */
-  expiry?: NodeJS.Timeout;
+  expiry?: { clear(): void };
   /** The socket closed (possibly while onConnect was still verifying the token). */
   closed?: boolean;
 };
@@ -42,6 +50,12 @@ export interface SocketContext {
 
 export interface WebSocketDeps {
   server: Server;
+  /** Counts connectionParams.status against the user's setPresence window. */
+  engine: RateLimitDeps['engine'];
+  /** False while the store is known to be unreachable: new sockets are told to retry (1013). */
+  available(): boolean;
+  /** The user's realtime connections on this instance, shared with event streams. */
+  quota: ConnectionQuota;
   yoga: YogaServerInstance<Record<string, unknown>, Context>;
   config: Readonly<Config>;
   liveness: Liveness;
@@ -57,7 +71,6 @@ export interface WebSocketDeps {
  */
 export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void> } {
   const { yoga, config, liveness, metrics, logger } = deps;
-  const perUser = new Map<string, number>();
 
   const wss = new WebSocketServer({
     server: deps.server,
@@ -67,6 +80,26 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
     // upgrade. Clients without an Origin (native apps, servers) are not browsers and may connect.
     verifyClient: ({ req }: { req: IncomingMessage }) => originAllowed(req, config.limits.wsAllowedOrigins),
   });
+
+  /**
+   * Opens a socket's device session. `connectionParams.status` is a status change like setPresence
+   * and counts against the same per-user window. Past it the socket still connects (a client
+   * reconnecting after a network blip must not be locked out), but the status is not applied: the
+   * session opens as a reconnect without a status would, and the ack payload says so and when to
+   * retry (`{ statusApplied: false, code: 'RATE_LIMITED', retryAfterMs }`).
+   */
+  const openSession = async (userId: string, deviceId: string, requested: StatusCode | null) => {
+    let status = requested;
+    let ack: Record<string, unknown> | true = true;
+    if (status !== null) {
+      const { allowed, retryAfterMs } = await countCall({ engine: deps.engine, config, metrics }, 'setPresence', userId);
+      if (!allowed) {
+        status = null;
+        ack = { statusApplied: false, code: ErrorCode.RateLimited, retryAfterMs };
+      }
+    }
+    return { session: await liveness.open(userId, deviceId, status), ack };
+  };
 
   const server = useServer<Record<string, unknown>, SocketExtra>(
     {
@@ -102,40 +135,44 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
           socket.close(CloseCode.BadRequest, 'connectionParams.deviceId is not a valid id');
           return false;
         }
-        const held = perUser.get(viewer.userId) ?? 0;
-        if (held >= config.limits.connectionsPerUser) {
+        // The token is good but the store is down: not an auth failure, so no 4403.
+        if (!deps.available()) {
+          socket.close(PresenceCloseCode.TryAgainLater, 'Presence is unavailable, retry later');
+          return false;
+        }
+        if (!deps.quota.acquire(viewer.userId)) {
           socket.close(PresenceCloseCode.TooManyConnections, 'Too many connections for this user');
           return false;
         }
-        perUser.set(viewer.userId, held + 1);
         ctx.extra.viewer = viewer;
         metrics.connections.inc();
 
         // The token's expiry ends the connection: the client refreshes by reconnecting.
         if (viewer.exp !== null) {
-          const ms = viewer.exp * 1000 - Date.now();
-          ctx.extra.expiry = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), Math.max(0, ms));
-          ctx.extra.expiry.unref();
+          ctx.extra.expiry = at(viewer.exp * 1000, () => socket.close(CloseCode.Forbidden, 'Token expired'));
         }
-        const status = params['status'] === 'AWAY' ? Status.AWAY : params['status'] === 'ONLINE' ? Status.ONLINE : null;
-        ctx.extra.session = liveness.open(viewer.userId, deviceId, status).catch((err: Error) => {
+        const requested = params['status'] === 'AWAY' ? Status.AWAY : params['status'] === 'ONLINE' ? Status.ONLINE : null;
+        const opening = openSession(viewer.userId, deviceId, requested).catch((err: Error) => {
           if (err instanceof SessionLimitError) socket.close(PresenceCloseCode.TooManyConnections, err.message);
-          else logger.warn({ err: err.message }, 'could not open a socket session');
+          else {
+            logger.warn({ err: err.message }, 'could not open a socket session');
+            socket.close(PresenceCloseCode.TryAgainLater, 'Presence is unavailable, retry later');
+          }
           return null;
         });
+        ctx.extra.session = opening.then((opened) => opened?.session ?? null);
         // Present before the client may run anything, so its first query already sees itself online.
-        return (await ctx.extra.session) !== null;
+        const opened = await opening;
+        return opened !== null && opened.ack;
       },
 
       onClose: async (ctx) => {
         ctx.extra.closed = true;
-        clearTimeout(ctx.extra.expiry);
+        ctx.extra.expiry?.clear();
         const viewer = ctx.extra.viewer;
         if (!viewer) return;
         metrics.connections.dec();
-        const left = (perUser.get(viewer.userId) ?? 1) - 1;
-        if (left > 0) perUser.set(viewer.userId, left);
-        else perUser.delete(viewer.userId);
+        deps.quota.release(viewer.userId);
         const session = await ctx.extra.session;
         if (session) await liveness.close(session);
       },
@@ -171,6 +208,24 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
   );
 
   return { dispose: () => server.dispose() as Promise<void> };
+}
+
+/** setTimeout's longest delay (~24.8 days); a longer one overflows and fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Runs `fn` once the clock reaches `deadlineMs`, however far ahead: a deadline beyond one timer's
+ * reach is approached in steps, each re-armed with what is left. Never keeps the process alive.
+ */
+export function at(deadlineMs: number, fn: () => void): { clear(): void } {
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const left = deadlineMs - Date.now();
+    timer = setTimeout(left > MAX_TIMER_MS ? arm : fn, Math.min(Math.max(0, left), MAX_TIMER_MS));
+    timer.unref();
+  };
+  arm();
+  return { clear: () => clearTimeout(timer) };
 }
 
 /** Same-origin, listed, or no Origin at all (not a browser). */

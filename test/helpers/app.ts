@@ -6,6 +6,8 @@ export const TEST_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
 
 export interface TestServer {
   url: string;
+  /** The internal listener's base URL: `${metricsUrl}/metrics`. */
+  metricsUrl: string;
   app: App;
   config: Readonly<Config>;
   token(userId: string, opts?: { service?: boolean; expiresIn?: string | number }): Promise<string>;
@@ -14,11 +16,12 @@ export interface TestServer {
 
 /** An app in this process on a free port, from env-style settings (as main.ts would read them). */
 export async function startApp(env: Record<string, string | undefined> = {}): Promise<TestServer> {
-  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', JWT_SECRET: TEST_SECRET, ...env });
+  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', METRICS_PORT: '0', JWT_SECRET: TEST_SECRET, ...env });
   const app = createApp(config);
-  const { url } = await app.start();
+  const { url, metricsUrl } = await app.start();
   return {
     url,
+    metricsUrl,
     app,
     config,
     token: (userId, opts = {}) => signToken(config.jwt.secret ?? DEV_JWT_SECRET, userId, opts),

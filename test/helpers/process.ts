@@ -23,7 +23,7 @@ export interface StartOptions {
  * "presence listening" log line (LOG_LEVEL info or lower) to learn the URL.
  */
 export async function startServerProcess(env: Record<string, string>, timeoutMs = 45_000, opts: StartOptions = {}): Promise<ServerProcess> {
-  const environment = { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', PORT: '0', ...env };
+  const environment = { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', PORT: '0', METRICS_PORT: '0', ...env };
   const proc = reap(
     opts.npmStart
       ? spawn('npm', ['start'], { env: environment, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
