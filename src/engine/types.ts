@@ -29,6 +29,11 @@ export interface HeldSession {
   sessionId: string;
   /** The connection holding it: `<instanceId>:<n>`. */
   owner: string;
+  /**
+   * The device's own status (ONLINE or AWAY) as last chosen through this connection, if any: a
+   * session re-opened after a lost lease comes back with it, not with a default.
+   */
+  activity?: StatusCode | null;
 }
 
 /** A dead instance, claimed for takeover. */
@@ -66,7 +71,7 @@ export interface PresenceEngine {
    */
   openSession(userId: string, sessionId: string, owner: string, status: StatusCode | null, nowMs: number): Promise<ChangeResult>;
   /** Re-opens a session under a new owner after a lost lease, unless another connection took it. */
-  reopenSession(userId: string, sessionId: string, previousOwner: string, owner: string, nowMs: number): Promise<ChangeResult>;
+  reopenSession(userId: string, sessionId: string, previousOwner: string, owner: string, activity: StatusCode | null, nowMs: number): Promise<ChangeResult>;
   /** The socket closed: the session lingers for `graceMs`, then ends (no-op unless `owner` holds it). */
   closeSession(userId: string, sessionId: string, owner: string, graceMs: number, nowMs: number): Promise<ChangeResult>;
   /** Instance `owner` died: end its session at `deadlineMs` (at once if past). */

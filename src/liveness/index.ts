@@ -95,13 +95,16 @@ export function createLiveness(engine: PresenceEngine, cfg: LivenessConfig, logg
     await engine.renewLease(instanceId, cfg.leaseMs, true);
     for (const s of [...held.values()]) {
       if (!held.has(s.owner)) continue; // closed meanwhile
-      const next = { ...s, owner: `${instanceId}:${++connections}` };
-      held.delete(s.owner);
-      held.set(next.owner, next);
-      await engine.trackSession(instanceId, next, true);
-      await engine.reopenSession(s.userId, s.sessionId, s.owner, next.owner, Date.now());
+      // The session object itself moves to the new owner: the socket holding it closes it later
+      // by that reference, and a copy would leave the re-opened session with nobody to end it.
+      const previous = s.owner;
+      held.delete(previous);
+      s.owner = `${instanceId}:${++connections}`;
+      held.set(s.owner, s);
+      await engine.trackSession(instanceId, s, true);
+      await engine.reopenSession(s.userId, s.sessionId, previous, s.owner, s.activity ?? null, Date.now());
       // The socket closed while we were re-opening it: close the new owner's session too.
-      if (!held.has(next.owner)) await closeNow(next);
+      if (!held.has(s.owner)) await closeNow(s);
     }
   };
 
@@ -166,7 +169,7 @@ export function createLiveness(engine: PresenceEngine, cfg: LivenessConfig, logg
       every(cfg.sweepIntervalMs, tick);
     },
     async open(userId, sessionId, status) {
-      const session: SocketSession = { userId, sessionId, owner: `${instanceId}:${++connections}` };
+      const session: SocketSession = { userId, sessionId, owner: `${instanceId}:${++connections}`, activity: status };
       held.set(session.owner, session);
       try {
         // Index first: if this instance dies between the two, takeover finds a session that does

@@ -100,6 +100,8 @@ builder.mutationFields((t) => ({
       const socket = ctx.session && (deviceId ?? ctx.session.sessionId) === ctx.session.sessionId ? ctx.session : null;
       const target = { sessionId: deviceId ?? socket?.sessionId ?? null, owner: socket?.owner ?? null };
       const { record } = await limited(ctx.engine.setStatus(id, Status[status], target, httpSessionMs(ctx), Date.now()));
+      // Remembered on the connection's session, to restore it if the session must be re-opened.
+      if (socket && (status === 'ONLINE' || status === 'AWAY')) socket.activity = Status[status];
       return ctx.view(id, { record, friend: false });
     },
   }),

@@ -98,11 +98,11 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
         return activity ? 0 : (status as Sticky);
       }),
 
-    reopenSession: (userId, sessionId, previousOwner, owner, nowMs) =>
+    reopenSession: (userId, sessionId, previousOwner, owner, activity, nowMs) =>
       change(userId, nowMs, (own, sticky) => {
         const s = own.get(sessionId);
         if (!s || s.kind === 'deadline' || s.owner === previousOwner) {
-          own.set(sessionId, { kind: 'socket', status: s?.status ?? Status.ONLINE, owner });
+          own.set(sessionId, { kind: 'socket', status: s?.status ?? activityOf(activity) ?? Status.ONLINE, owner });
         }
         return sticky;
       }),

@@ -114,7 +114,8 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     setStatus: (userId, status, target, ttlMs, nowMs) =>
       run('set', userId, nowMs, target.sessionId ?? (status === 0 ? '' : 'default'), status, ttlMs, target.owner ?? ''),
     openSession: (userId, sessionId, owner, status, nowMs) => run('open', userId, nowMs, sessionId, owner, code(status)),
-    reopenSession: (userId, sessionId, previousOwner, owner, nowMs) => run('reopen', userId, nowMs, sessionId, owner, previousOwner),
+    reopenSession: (userId, sessionId, previousOwner, owner, activity, nowMs) =>
+      run('reopen', userId, nowMs, sessionId, owner, previousOwner, code(activity)),
     closeSession: (userId, sessionId, owner, graceMs, nowMs) => run('close', userId, nowMs, sessionId, owner, graceMs),
     takeOverSession: (userId, sessionId, owner, deadlineMs, nowMs) =>
       run('takeover', userId, nowMs, sessionId, owner, Math.floor(deadlineMs)),

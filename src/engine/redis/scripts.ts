@@ -18,7 +18,7 @@
  * ARGV: op, field, userId, channel, JSON userId, now (API ms, for lastActiveAt), max sessions per
  * user, then per op:
  *   open     sessionId, owner, status ('' = the device's previous status, else ONLINE)
- *   reopen   sessionId, owner, previous owner   (only if absent, lingering, or still ours)
+ *   reopen   sessionId, owner, previous owner, status ('' = unknown)   (only if absent, lingering, or still ours)
  *   close    sessionId, owner, graceMs          (socket closed: linger for the grace, or end)
  *   takeover sessionId, owner, deadline (ms)    (owner died: end at deadline, now if past)
  *   beat     sessionId, ttlMs                   (HTTP heartbeat; a no-op for a socket session)
@@ -78,7 +78,7 @@ local ok, err = pcall(function()
     put(ARGV[8], 'w', tonumber(ARGV[10]) or st or 1, ARGV[9])
   elseif op == 'reopen' then
     local kind, st, x = get(ARGV[8])
-    if not kind or kind == 'd' or x == ARGV[10] then put(ARGV[8], 'w', st or 1, ARGV[9]) end
+    if not kind or kind == 'd' or x == ARGV[10] then put(ARGV[8], 'w', st or tonumber(ARGV[11]) or 1, ARGV[9]) end
   elseif op == 'close' or op == 'takeover' then
     local kind, st, x = get(ARGV[8])
     if kind == 'w' and x == ARGV[9] then
