@@ -22,6 +22,7 @@ import { useMalformedParams, useNoSuggestions } from './plugins/client-mistakes.
 import { createEarlyAuth } from './plugins/early-auth.js';
 import { useMaxFields } from './plugins/max-fields.js';
 import { useErrorCodes } from './plugins/error-codes.js';
+import { useStreamExpiry } from './plugins/stream-expiry.js';
 import { useStreamQuota } from './plugins/stream-quota.js';
 import { operationNamesIn, usePresencePrometheus } from './plugins/prometheus.js';
 import { createRedisBus } from './realtime/bus.js';
@@ -165,6 +166,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       useMalformedParams(),
       earlyAuth.plugin,
       useStreamQuota(quota),
+      useStreamExpiry(),
       ...(config.env === 'production' ? [useNoSuggestions()] : []),
       usePresencePrometheus(metrics.registry, operationNamesIn()),
       useReadinessCheck({ endpoint: '/ready', check: ready.check }),

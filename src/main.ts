@@ -18,7 +18,17 @@ if (config.jwt.usingDevSecret) {
   );
 }
 const app = createApp(config, { logger });
-const { url } = await app.start();
+let url: string;
+try {
+  ({ url } = await app.start());
+} catch (err) {
+  const { code, port } = err as NodeJS.ErrnoException & { port?: number };
+  if (code !== 'EADDRINUSE' && code !== 'EACCES') throw err;
+  // A port someone else holds is a setting to change, not a crash: say which one, like ConfigError.
+  const variable = port === config.metricsPort ? 'METRICS_PORT' : 'PORT';
+  console.error(`presence: ${variable}: port ${port} is ${code === 'EADDRINUSE' ? 'in use' : 'not allowed'}; set ${variable} to another port (0 picks a free one)`);
+  process.exit(2);
+}
 if (config.env !== 'production') {
   console.error(`\n  Presence is running (${app.engine.kind} engine)\n  GraphiQL:  ${url}/graphql\n  Token:     npm run token -- alice   (then header  Authorization: Bearer <token>)\n`);
 }

@@ -161,6 +161,21 @@ describe('GraphQL clients with their defaults', () => {
     expect(JSON.parse(event![1]!)).toMatchObject({ data: { friendPresenceChanged: { userId: friend } } });
   });
 
+  it("ends an SSE stream when its token expires, with a last UNAUTHENTICATED 'token expired' event", async () => {
+    const [viewer] = users('sse-expiring');
+    const res = await fetch(`${srv.url}/graphql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await srv.token(viewer!, { expiresIn: '2s' })}`, accept: 'text/event-stream', 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'subscription { friendPresenceChanged { userId status } }' }),
+    });
+    expect(res.status).toBe(200);
+    // The whole body: it ends by itself once the token expires (the test would time out otherwise).
+    const text = await res.text();
+    const last = [...text.matchAll(/event: next\ndata: (.*)\n/g)].at(-1)!;
+    expect(JSON.parse(last[1]!)).toMatchObject({ errors: [{ message: 'token expired', extensions: { code: 'UNAUTHENTICATED' } }] });
+    expect(text).toContain('event: complete');
+  });
+
   it('answers every refusal with a JSON body that carries extensions.code', async () => {
     const url = `${srv.url}/graphql`;
     const json = { 'content-type': 'application/json' };

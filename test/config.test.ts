@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEV_JWT_SECRET, loadConfig } from '../src/config.js';
@@ -70,6 +71,25 @@ describe('config', () => {
     const c = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(40) });
     expect(c.graphiql).toBe(false);
     expect(c.jwt.usingDevSecret).toBe(false);
+  });
+
+  it('a port in use stops the server with exit code 2 and names the variable, no stack trace', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = String((taken.address() as AddressInfo).port);
+    try {
+      for (const [variable, env] of [
+        ['PORT', { PORT: port, METRICS_PORT: '0' }],
+        ['METRICS_PORT', { PORT: '0', METRICS_PORT: port }],
+      ] as const) {
+        const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { PATH: process.env['PATH'], ...env }, encoding: 'utf8', timeout: 30_000 });
+        expect(r.status, r.stderr).toBe(2);
+        expect(r.stderr).toContain(`presence: ${variable}: port ${port} is in use`);
+        expect(r.stderr).not.toMatch(/\n\s+at /);
+      }
+    } finally {
+      taken.close();
+    }
   });
 
   it('the server refuses to start in production without keys, naming the variable, exit code 2', () => {

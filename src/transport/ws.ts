@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics.js';
 import { Status, type StatusCode } from '../presence.js';
 import { countCall, type RateLimitDeps } from '../rate-limit.js';
 import type { ConnectionQuota } from './quota.js';
+import { at } from '../timers.js';
 import { quietErrors } from './quiet-ws.js';
 
 /** Close codes Presence adds to graphql-ws' own (4400 bad request, 4403 forbidden, ...). */
@@ -106,8 +107,9 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
 
-      // A missing or bad token closes the socket with 4403 before any operation runs. A good one
-      // opens the connection's device session: the user is present while the socket lives.
+      // A missing or bad token closes the socket with 4401, an expired one with 4403, before any
+      // operation runs. A good one opens the connection's device session: the user is present
+      // while the socket lives.
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const auth = params['authorization'] ?? params['Authorization'];
@@ -125,6 +127,12 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
         if (ctx.extra.closed) return false;
         if (!viewer) {
           socket.close(CloseCode.Unauthorized, 'Unauthorized: send connectionParams.authorization = "Bearer <JWT>"');
+          return false;
+        }
+        // Past its exp but inside jose's clock tolerance: acknowledging it would close it at once,
+        // and each ack resets graphql-ws' retry count, so its client would loop on a dead token.
+        if (viewer.exp !== null && viewer.exp * 1000 <= Date.now()) {
+          socket.close(CloseCode.Forbidden, 'Token expired');
           return false;
         }
         const deviceId = params['deviceId'] ?? `ws-${randomUUID()}`;
@@ -189,7 +197,7 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
         try {
           document = enveloped.parse(params.query);
         } catch (err) {
-          return [err as never];
+          return [coded(err as GraphQLError, 'GRAPHQL_PARSE_FAILED')];
         }
         const args: ExecutionArgs = {
           schema: enveloped.schema,
@@ -200,7 +208,7 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
         };
         const errors = enveloped.validate(args.schema, args.document);
-        return errors.length ? errors : args;
+        return errors.length ? errors.map((e: GraphQLError) => coded(e, 'GRAPHQL_VALIDATION_FAILED')) : args;
       },
     },
     quietErrors(wss, logger),
@@ -210,22 +218,18 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
   return { dispose: () => server.dispose() as Promise<void> };
 }
 
-/** setTimeout's longest delay (~24.8 days); a longer one overflows and fires after 1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /**
- * Runs `fn` once the clock reaches `deadlineMs`, however far ahead: a deadline beyond one timer's
- * reach is approached in steps, each re-armed with what is left. Never keeps the process alive.
+ * Yoga codes a document's parse and validation errors on HTTP; on the socket they arrive bare.
+ * Same codes here, and without yoga's HTTP-only `extensions.http`.
  */
-export function at(deadlineMs: number, fn: () => void): { clear(): void } {
-  let timer: NodeJS.Timeout;
-  const arm = () => {
-    const left = deadlineMs - Date.now();
-    timer = setTimeout(left > MAX_TIMER_MS ? arm : fn, Math.min(Math.max(0, left), MAX_TIMER_MS));
-    timer.unref();
-  };
-  arm();
-  return { clear: () => clearTimeout(timer) };
+function coded(error: GraphQLError, code: string): GraphQLError {
+  const { http: _http, ...extensions } = error.extensions ?? {};
+  return new GraphQLError(error.message, {
+    nodes: error.nodes ?? null,
+    source: error.source ?? null,
+    positions: error.positions ?? null,
+    extensions: { code, ...extensions },
+  });
 }
 
 /** Same-origin, listed, or no Origin at all (not a browser). */
