@@ -1,11 +1,14 @@
 // @ts-check
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'coverage/', '.tmp/', 'test/generated/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  // Everything here runs on Node (scripts a reader saves from the README too).
+  { languageOptions: { globals: globals.node } },
   {
     rules: {
       // `_`-prefixed names are deliberately unused (callback positions, destructured rests).

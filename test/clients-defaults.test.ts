@@ -196,6 +196,14 @@ describe('GraphQL clients with their defaults', () => {
     }
   });
 
+  it('does not echo a body that is not JSON back to its sender', async () => {
+    const res = await fetch(`${srv.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{${'x'.repeat(100_000)}` });
+    expect(res.status).toBe(400);
+    const text = await res.text();
+    expect(text.length).toBeLessThan(500);
+    expect(JSON.parse(text)).toEqual({ errors: [{ message: 'the request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+  });
+
   it("passes every MUST of graphql-http's GraphQL-over-HTTP audit", async () => {
     const results = await auditServer({ url: `${srv.url}/graphql`, fetchFn: fetch });
     expect(results.filter((r) => r.name.startsWith('MUST')).length).toBeGreaterThan(10);

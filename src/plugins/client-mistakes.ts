@@ -14,8 +14,11 @@ export function useMalformedParams(): Plugin {
         try {
           return await requestParser(request);
         } catch (err) {
-          if (!(err instanceof SyntaxError)) throw err;
-          throw createGraphQLError('a request parameter is not valid JSON', {
+          // yoga reports a body that is not JSON with the parser's message, which quotes the whole
+          // body back (200 KB in, 200 KB out, to anyone): one short message instead.
+          const bodyNotJson = (err as { extensions?: { originalError?: { name?: string } } }).extensions?.originalError?.name === 'SyntaxError';
+          if (!(err instanceof SyntaxError) && !bodyNotJson) throw err;
+          throw createGraphQLError(bodyNotJson ? 'the request body is not valid JSON' : 'a request parameter is not valid JSON', {
             extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
           });
         }
