@@ -240,7 +240,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   };
 }
 
-/** GraphiQL's first screen says how to authenticate: every field but health needs a token. */
+/** GraphiQL's first screen says how to authenticate: every operation needs a token. */
 const graphiqlOptions = {
   title: 'Presence GraphiQL',
   defaultQuery: `# Welcome to Presence.

@@ -80,7 +80,7 @@ export interface Config {
   limits: LimitsConfig;
 }
 
-/** What one client may ask of the service (README, "Limits"). */
+/** What one client may ask of the service (README, "Configuration" and "What one client can cost"). */
 export interface LimitsConfig {
   /** Largest HTTP request body. @default 262_144 // 256 KiB: 1000 ids of 128 characters fit */
   maxBodyBytes: number;
