@@ -6,6 +6,7 @@ import { signToken } from '../../src/auth.js';
 import { FriendPresenceChangedDocument, type PresenceStatus } from '../generated/graphql.js';
 import { TEST_SECRET } from '../helpers/app.js';
 import { startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { startCluster, type RedisCluster } from '../helpers/cluster.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
 /**
@@ -17,7 +18,7 @@ import { startRedis, type RedisProcess } from '../helpers/redis.js';
  * model. `npm run soak` runs the long profile; test/soak.test.ts a short one in CI.
  */
 
-export type Fault = 'instance-kill' | 'instance-stop' | 'redis-stop' | 'redis-kill';
+export type Fault = 'instance-kill' | 'instance-stop' | 'redis-stop' | 'redis-kill' | 'cluster-failover';
 
 export interface SoakProfile {
   /** Users in the graph; the first `invisible` of them go INVISIBLE at the start. */
@@ -33,9 +34,12 @@ export interface SoakProfile {
   faults: Fault[];
   /** How long a Redis SIGSTOP lasts. */
   redisStopMs: number;
+  /** One Redis with AOF (redis-* faults), or a 3-primary Cluster with a replica each (cluster-failover). */
+  topology?: 'standalone' | 'cluster';
 }
 
 export const SHORT: SoakProfile = { users: 16, invisible: 2, friends: 3, opsPerSecond: 25, phaseMs: 2_500, faults: ['instance-kill', 'redis-stop', 'redis-kill', 'instance-stop'], redisStopMs: 3_000 };
+export const CLUSTER: SoakProfile = { users: 60, invisible: 4, friends: 5, opsPerSecond: 40, phaseMs: 10_000, faults: ['cluster-failover', 'instance-kill', 'cluster-failover', 'instance-stop'], redisStopMs: 0, topology: 'cluster' };
 export const LONG: SoakProfile = { users: 120, invisible: 6, friends: 6, opsPerSecond: 60, phaseMs: 20_000, faults: ['instance-kill', 'redis-stop', 'instance-stop', 'redis-kill', 'instance-kill', 'redis-stop'], redisStopMs: 20_000 };
 
 // Short liveness timings, as the failover tests use, so a checkpoint settles in seconds.
@@ -89,9 +93,11 @@ export interface SoakReport {
 
 export async function runSoak(profile: SoakProfile, log: (line: string) => void = () => {}): Promise<SoakReport> {
   const started = Date.now();
-  const redis: RedisProcess = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
+  const cluster: RedisCluster | null = profile.topology === 'cluster' ? await startCluster(3, 1) : null;
+  // fsync on every write: a kill -9 then loses nothing, so the model stays exact across it.
+  const redis: RedisProcess | null = cluster ? null : await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
   const env = {
-    REDIS_URL: redis.url,
+    ...(cluster ? { REDIS_CLUSTER_NODES: cluster.seeds } : { REDIS_URL: redis!.url }),
     JWT_SECRET: TEST_SECRET,
     NODE_ENV: 'test',
     LOG_LEVEL: 'info', // startServerProcess reads the "presence listening" line
@@ -321,9 +327,10 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
   };
 
   // ---- checkpoints ---------------------------------------------------------------------------------
-  const inspect = redis.client();
-  /** A user's session hash as Redis holds it (evidence for a violation). */
+  const inspect = redis?.client();
+  /** A user's session hash as Redis holds it (evidence for a violation; standalone only). */
   const storedSessions = async (user: string): Promise<Record<string, string>> => {
+    if (!inspect) return {};
     try {
       const [, keys] = (await inspect.scan('0', 'MATCH', `*:s:${user}`, 'COUNT', 100_000)) as [string, string[]];
       return keys[0] ? await inspect.hgetall(keys[0]) : {};
@@ -391,15 +398,25 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
       instances[1]!.proc.kill('SIGCONT');
     } else if (fault === 'redis-stop') {
       redisFaultAt = Date.now();
-      redis.proc.kill('SIGSTOP');
+      redis!.proc.kill('SIGSTOP');
       await new Promise((r) => setTimeout(r, profile.redisStopMs));
-      redis.proc.kill('SIGCONT');
+      redis!.proc.kill('SIGCONT');
+      redisFaultAt = Date.now();
+    } else if (fault === 'redis-kill') {
+      redisFaultAt = Date.now();
+      await redis!.kill();
+      await new Promise((r) => setTimeout(r, 500));
+      await redis!.restart();
       redisFaultAt = Date.now();
     } else {
+      // A planned failover of the primary that holds a random user's records (acknowledged
+      // writes survive it); events in flight around it may be lost, as across any Redis outage.
       redisFaultAt = Date.now();
-      await redis.kill();
-      await new Promise((r) => setTimeout(r, 500));
-      await redis.restart();
+      const key = `presence:{${Math.floor(Math.random() * 64)}}:x`;
+      const { primary, replica } = await cluster!.ownerOf(key);
+      await cluster!.client(replica!).cluster('FAILOVER');
+      const deadline = Date.now() + 20_000;
+      while ((await cluster!.ownerOf(key)).primary === primary && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       redisFaultAt = Date.now();
     }
   };
@@ -431,8 +448,8 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
     await checkpoint('everyone gone');
     report.onlineAtEnd = (await gql<{ onlineCount: number }>('{ onlineCount }', {}, svc)).onlineCount;
     // Invisible users hold an HTTP session from going INVISIBLE; it has expired by now too.
-    const c = redis.client();
-    if (report.onlineAtEnd !== 0) {
+    const c = redis?.client();
+    if (report.onlineAtEnd !== 0 && c) {
       // Which sessions stayed, and who holds them: the evidence for the report.
       const keys: string[] = [];
       for (let cursor = '0'; ; ) {
@@ -443,7 +460,13 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
       const held = await Promise.all(keys.slice(0, 5).map(async (k) => `${k} ${JSON.stringify(await c.hgetall(k))}`));
       count(report.violations, 'leakedSessions', `onlineCount ${report.onlineAtEnd} after everyone left; ${keys.length} session hashes: ${held.join('; ')}`);
     }
-    report.redisChannelsAtEnd = ((await c.pubsub('CHANNELS', '*')) as string[]).length;
+    // Classic and shard channels on every node: both count.
+    const nodes = cluster ? cluster.nodes.map((n) => cluster.client(n.port)) : [c!];
+    report.redisChannelsAtEnd = 0;
+    for (const node of nodes) {
+      report.redisChannelsAtEnd += ((await node.pubsub('CHANNELS', '*')) as string[]).length;
+      report.redisChannelsAtEnd += ((await node.call('PUBSUB', 'SHARDCHANNELS', '*')) as string[]).length;
+    }
     // A handful: per-instance channels may stay; per-user ones may not.
     if (report.redisChannelsAtEnd > 2 * instances.length) count(report.violations, 'leakedChannels', `${report.redisChannelsAtEnd} channels with no subscriber left`);
     report.rssMb.atEnd = rss();
@@ -452,7 +475,8 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
     clearInterval(heartbeats);
     for (const d of devices.values()) void d.client?.dispose();
     await Promise.all(instances.map((i) => i.stop('SIGKILL')));
-    await redis.stop();
+    await redis?.stop();
+    await cluster?.stop();
     report.durationS = Math.round((Date.now() - started) / 1000);
   }
   return report;
