@@ -18,7 +18,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { createRedisEngine } from '../src/engine/redis/index.js';
-import { createMemoryBus } from '../src/realtime/bus.js';
+import { createMemoryBus } from '../src/engine/bus.js';
 import { Status } from '../src/presence.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { connViewerId } from './conn-load.js';

@@ -20,8 +20,8 @@ import { createLiveness, type Liveness } from './liveness/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { useErrorCodes } from './plugins/error-codes.js';
-import { createRedisBus } from './realtime/bus.js';
-import { createHub } from './realtime/hub.js';
+import { createRedisBus } from './engine/bus.js';
+import { createRouter, type Router } from './realtime/router.js';
 import { schema } from './schema/index.js';
 import { attachWebSocket, type SocketContext } from './transport/ws.js';
 
@@ -40,6 +40,8 @@ export interface App {
   readonly server: Server;
   readonly liveness: Liveness;
   readonly metrics: Metrics;
+  /** Local fan-out: `router.size()` counts subscriptions whose route is registered. */
+  readonly router: Router;
 }
 
 /** Builds the whole service from a Config; only main.ts touches the process. */
@@ -53,9 +55,11 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   let engine: PresenceEngine;
   if (config.redis) {
     const topology = config.redis;
+    // On Cluster the inboxes are shard channels (SSUBSCRIBE/SPUBLISH, engine/bus.ts).
+    const sharded = topology.kind === 'cluster';
     const client = (role: 'command' | 'publisher' | 'subscriber') => {
       const injected = deps.redis?.[role];
-      const c = injected ?? connectRedis(topology);
+      const c = injected ?? connectRedis(topology, { shardedSubscribers: sharded && role === 'subscriber' });
       if (!injected) owned.push(c);
       connections.push(c);
       c.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection error'));
@@ -65,7 +69,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     };
     const keys = createKeys(config.redisKeyPrefix, config.buckets);
     const command = client('command');
-    const bus = createRedisBus({ publisher: client('publisher'), subscriber: client('subscriber'), keys });
+    const bus = createRedisBus({ publisher: client('publisher'), subscriber: client('subscriber'), sharded, channel: keys.inbox });
     engine = createRedisEngine({
       client: command,
       prefix: config.redisKeyPrefix,
@@ -73,19 +77,31 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       friendship,
       bus,
       maxSessionsPerUser: config.limits.sessionsPerUser,
+      maxFriendsPerUser: config.limits.friendsPerUser,
+      onFanoutError: (err) => {
+        metrics.fanoutFailures.inc();
+        logger.warn({ err: err.message }, 'a stored change could not be routed (its event is lost)');
+      },
     });
   } else {
-    engine = createMemoryEngine({ friendship, maxSessionsPerUser: config.limits.sessionsPerUser });
+    const { sessionsPerUser, friendsPerUser } = config.limits;
+    engine = createMemoryEngine({ friendship, maxSessionsPerUser: sessionsPerUser, maxFriendsPerUser: friendsPerUser });
   }
   engine = instrument(engine, metrics);
-  const liveness = createLiveness(engine, config.liveness, logger, metrics);
-
-  const hub = createHub(engine.bus);
-  const services: Services = { config, engine, metrics, hub };
+  // The router follows the instance id, which liveness changes after a lost lease (then moves the routes).
+  const router = createRouter({
+    routes: engine,
+    inbox: engine.inbox,
+    instanceId: () => liveness.instanceId,
+    onError: (err) => logger.warn({ err: err.message }, 'could not register the routes again; retrying on the next reconnect'),
+  });
+  const liveness = createLiveness(engine, config.liveness, logger, metrics, { reclaimed: (previous, next) => router.moved(previous, next) });
+  const services: Services = { config, engine, metrics, router };
 
   const redisReady = () => connections.every((c) => c.status === 'ready');
   Object.assign(metrics.sources, {
-    channels: () => engine.bus.channelCount(),
+    channels: () => engine.inbox.channelCount(),
+    malformed: () => engine.inbox.malformed(),
     sessions: () => liveness.sessionCount(),
     redisUp: redisReady,
     online: () => engine.onlineCount(),
@@ -172,10 +188,12 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     server,
     liveness,
     metrics,
+    router,
     async start() {
       // Fail fast when Redis cannot be reached at boot: an orchestrator restarts us, and a Cluster
       // client must know the slot map before the first batched read.
       await Promise.all(connections.map((c) => waitReady(c, 15_000)));
+      await router.start();
       await liveness.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -200,6 +218,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
         await liveness.stop();
         server.closeAllConnections();
         await closed;
+        await router.stop();
         await engine.close();
         await Promise.all(owned.map((c) => c.quit().catch(() => c.disconnect())));
         logger.info('presence stopped');

@@ -193,7 +193,7 @@ describe('limits and abuse', () => {
     expect(code).toBe(4403);
     const fresh = wsClient(srv.url, await srv.token('expiring'));
     const sub = collect(fresh, FriendPresenceChangedDocument, {});
-    await waitFor(() => srv.app.engine.bus.channelCount() >= 1);
+    await waitFor(() => srv.app.router.size() >= 1);
     expect(sub.errors).toEqual([]);
     await fresh.dispose();
   });

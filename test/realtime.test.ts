@@ -29,9 +29,11 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     clients.push(c);
     return c;
   };
-  const channels = () => srv.app.engine.bus.channelCount();
-  /** Resolves once this process holds `count` channels: the subscription is live. */
-  const subscribed = (count: number) => waitFor(() => channels() === count, 5_000, () => `channels: ${channels()}`);
+  const routed = () => srv.app.router.size();
+  /** Resolves once `count` subscriptions of this process are routed: they are live. */
+  const subscribed = (count: number) => waitFor(() => routed() === count, 5_000, () => `routed: ${routed()}`);
+  /** Pub/sub channels this process listens on: its inbox, however many subscriptions and friends. */
+  const channels = () => srv.app.engine.inbox.channelCount();
 
   beforeAll(async () => {
     const engine = await fixture.setup();
@@ -41,8 +43,9 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
   afterEach(async () => {
     await Promise.all(clients.map((c) => c.dispose()));
     clients = [];
-    // Every channel a finished test held is released.
+    // Every route a finished test held is released; the inbox stays the only channel.
     await subscribed(0);
+    expect(channels()).toBe(1);
   });
   afterAll(async () => {
     await srv?.stop();
@@ -53,7 +56,7 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     const [viewer, friend, stranger] = users('viewer', 'friend', 'stranger');
     await befriend(viewer!, [friend!]);
     const sub = collect(await connect(viewer!), FriendPresenceChangedDocument, {});
-    await subscribed(2); // the viewer's friendship channel + the friend's presence channel
+    await subscribed(1);
 
     await set(stranger!, 'ONLINE'); // not a friend: never delivered
     await set(friend!, 'ONLINE');
@@ -87,19 +90,17 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     await befriend(viewer!, [early!]);
     await set(late!, 'BUSY');
     const sub = collect(await connect(viewer!), FriendPresenceChangedDocument, {});
-    await subscribed(2);
+    await subscribed(1);
 
     await befriend(late!, [viewer!]); // late's status becomes visible: sent at once
-    await subscribed(3);
-    await set(late!, 'ONLINE');
+    await set(late!, 'ONLINE'); // routed to the viewer from now on, and ordered after the BUSY
     expect((await sub.take(2)).map((e) => [e.friendPresenceChanged.userId, e.friendPresenceChanged.status])).toEqual([
       [late, 'BUSY'],
       [late, 'ONLINE'],
     ]);
 
     await ok(srv.url, RemoveFriendsDocument, { userId: viewer!, friendIds: [late!] }, await svc());
-    await subscribed(2);
-    await set(late!, 'AWAY'); // no longer a friend: not delivered
+    await set(late!, 'AWAY'); // no longer a friend: not routed to the viewer
     await set(early!, 'ONLINE');
     await sub.take(3);
     expect(sub.events.slice(2).map((e) => [e.friendPresenceChanged.userId, e.friendPresenceChanged.status])).toEqual([[early, 'ONLINE']]);
@@ -109,7 +110,7 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     const [viewer, friend, stranger] = users('viewer', 'friend', 'stranger');
     await befriend(viewer!, [friend!]);
     const sub = collect(await connect(viewer!), PresenceChangedDocument, { ids: [stranger!, friend!, viewer!, friend!] });
-    await subscribed(3); // friendship + friend + self; nothing for the stranger
+    await subscribed(1); // one route for the viewer: friends' and own changes; nothing for the stranger
 
     await set(stranger!, 'ONLINE');
     await set(friend!, 'AWAY');
@@ -132,16 +133,17 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     expect(JSON.stringify(bad.errors)).toContain('BAD_USER_INPUT');
 
     const good = collect(client, PresenceChangedDocument, { ids: [friend!] });
-    await subscribed(2);
+    await subscribed(1);
     await set(friend!, 'ONLINE');
     expect((await good.take(1))[0]!.presenceChanged.status).toBe('ONLINE');
   });
 
-  it('fans one change out to many subscribers of the same user through one channel', async () => {
+  it('fans one change out to many subscribers of the same user through one inbox', async () => {
     const [friend, ...viewers] = users('friend', 'v1', 'v2', 'v3', 'v4', 'v5');
     await befriend(friend!, viewers);
     const subs = await Promise.all(viewers.map(async (v) => collect(await connect(v), FriendPresenceChangedDocument, {})));
-    await subscribed(1 + viewers.length); // one shared channel for the friend + one friendship channel each
+    await subscribed(viewers.length);
+    expect(channels()).toBe(1); // no channel per followed user or per viewer: the instance's inbox
     await set(friend!, 'ONLINE');
     for (const sub of subs) expect((await sub.take(1))[0]!.friendPresenceChanged).toMatchObject({ userId: friend, status: 'ONLINE' });
   });

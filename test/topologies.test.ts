@@ -37,7 +37,7 @@ describe('Redis failover under open subscriptions', () => {
     const client = wsClient(srv!.url, await srv!.token(viewer));
     clients.push(client);
     const sub = collect(client, FriendPresenceChangedDocument, {});
-    await waitFor(() => srv!.app.engine.bus.channelCount() === 2);
+    await waitFor(() => srv!.app.router.size() === 1);
     const set = async (status: PresenceStatus) => ok(srv!.url, SetPresenceDocument, { status }, await srv!.token(friend));
     const read = async () => (await ok(srv!.url, PresencesDocument, { ids: [friend] }, await srv!.token(viewer))).presence[0]!.status;
     return { friend, sub, set, read };

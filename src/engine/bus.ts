@@ -1,0 +1,236 @@
+import type { Cluster, Redis } from 'ioredis';
+import { statusNames, type PresenceChange, type StatusCode } from '../presence.js';
+
+/**
+ * The inbox bus: one channel per instance, and the one description of what travels on it.
+ *
+ * A writer (any instance making a change) addresses each message to one instance and names the
+ * recipients there, so an instance receives only what its own subscribers may see, and Redis holds
+ * one channel per instance however many sockets and friends there are. The engine publishes;
+ * src/realtime only receives and fans out locally.
+ *
+ * ## Wire format (JSON, one message per instance per write)
+ *
+ * ```
+ * presence: {"k":"p","c":[{"u":userId,"p":prev,"s":status,"t":ms,"to":[viewerIds],"w":1?}, ...]}
+ * friends:  {"k":"f","c":[{"to":viewerId,"a":[ids added],"r":[ids removed]}, ...]}
+ * ```
+ * - `p`, `s`: status codes (presence.ts `Status`); `t`: the record's time, which is its version.
+ * - `to`: viewers with an open subscription on the receiving instance who are routed for the user
+ *   (the user's friends, and the user themselves). `w`: the receiving instance also registered an
+ *   interest in the user (`presenceChanged(ids)` under `PRESENCE_VISIBILITY=everyone`).
+ * - `c` batches changes of one write (a sweep ends many sessions at once) for that instance.
+ *
+ * A malformed message is counted (`malformed`), never thrown into a listener.
+ */
+export interface RoutedChange extends PresenceChange {
+  /** Viewers on the receiving instance routed for this user (friends, or the user themselves). */
+  to: string[];
+  /** The receiving instance watches this user for `presenceChanged(ids)` regardless of friendship. */
+  watched: boolean;
+}
+
+export interface FriendshipChange {
+  added: string[];
+  removed: string[];
+}
+
+export interface RoutedFriendship extends FriendshipChange {
+  /** The viewer whose friend set changed. */
+  to: string;
+}
+
+export type InboxMessage = { kind: 'presence'; changes: RoutedChange[] } | { kind: 'friends'; changes: RoutedFriendship[] };
+
+const isCode = (v: unknown): v is StatusCode => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < statusNames.length;
+const isIds = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+export function encodeInbox(msg: InboxMessage): string {
+  if (msg.kind === 'presence') {
+    return JSON.stringify({
+      k: 'p',
+      c: msg.changes.map((c) =>
+        c.watched
+          ? { u: c.userId, p: c.prev, s: c.status, t: c.t, to: c.to, w: 1 }
+          : { u: c.userId, p: c.prev, s: c.status, t: c.t, to: c.to },
+      ),
+    });
+  }
+  return JSON.stringify({
+    k: 'f',
+    c: msg.changes.map((c) => ({ to: c.to, a: c.added, r: c.removed })),
+  });
+}
+
+/** Parses a wire message; null for anything malformed. */
+export function decodeInbox(raw: string): InboxMessage | null {
+  let m: unknown;
+  try {
+    m = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (!isObject(m) || !Array.isArray(m['c'])) return null;
+  if (m['k'] === 'p') {
+    const changes: RoutedChange[] = [];
+    for (const c of m['c'] as unknown[]) {
+      if (!isObject(c) || typeof c['u'] !== 'string' || !isCode(c['p']) || !isCode(c['s']) || typeof c['t'] !== 'number' || !isIds(c['to']))
+        return null;
+      changes.push({
+        userId: c['u'],
+        prev: c['p'],
+        status: c['s'],
+        t: c['t'],
+        to: c['to'],
+        watched: c['w'] === 1,
+      });
+    }
+    return { kind: 'presence', changes };
+  }
+  if (m['k'] === 'f') {
+    const changes: RoutedFriendship[] = [];
+    for (const c of m['c'] as unknown[]) {
+      if (!isObject(c) || typeof c['to'] !== 'string' || !isIds(c['a']) || !isIds(c['r'])) return null;
+      changes.push({ to: c['to'], added: c['a'], removed: c['r'] });
+    }
+    return { kind: 'friends', changes };
+  }
+  return null;
+}
+
+/** The receiving side of the bus, as src/realtime sees it. */
+export interface Inbox {
+  /**
+   * Receives the messages addressed to `instanceId` from now on (resolves once subscribed). An
+   * instance that must change its id (lease lost) opens the new inbox before closing the old one.
+   */
+  open(instanceId: string, listener: (msg: InboxMessage) => void): Promise<void>;
+  /** Stops receiving `instanceId`'s messages. */
+  release(instanceId: string): Promise<void>;
+  /**
+   * Called each time the subscription is re-established after a lost connection (Redis restart,
+   * failover): what Redis kept of the routing table may be gone, so the caller asserts it again.
+   */
+  onReconnect(listener: () => void): void;
+  /** Channels this process is subscribed to: one per open inbox (a gauge and the leak tests' invariant). */
+  channelCount(): number;
+  /** Messages dropped because they did not parse. */
+  malformed(): number;
+  close(): Promise<void>;
+}
+
+/** The sending side, used by the engines only. */
+export interface Outbox {
+  /** Sends one message to each instance of the map (instanceId -> message), all at once. */
+  send(messages: Map<string, InboxMessage>): Promise<void>;
+}
+
+// ---- in-process (memory engine) ----------------------------------------------------------------
+
+/** Same contract in one process: delivered on a later microtask, like Redis. */
+export function createMemoryBus(): Inbox & Outbox {
+  const listeners = new Map<string, (msg: InboxMessage) => void>();
+  let bad = 0;
+  return {
+    async open(instanceId, listener) {
+      listeners.set(instanceId, listener);
+    },
+    async release(instanceId) {
+      listeners.delete(instanceId);
+    },
+    onReconnect: () => {},
+    channelCount: () => listeners.size,
+    malformed: () => bad,
+    async send(messages) {
+      for (const [instanceId, msg] of messages) {
+        const raw = encodeInbox(msg); // the same bytes as on Redis: the format is exercised here too
+        queueMicrotask(() => {
+          const decoded = decodeInbox(raw);
+          if (!decoded) bad++;
+          else listeners.get(instanceId)?.(decoded);
+        });
+      }
+    },
+    async close() {
+      listeners.clear();
+    },
+  };
+}
+
+// ---- Redis ---------------------------------------------------------------------------------------
+
+/**
+ * The typed seam over ioredis pub/sub. Standalone and Sentinel use classic SUBSCRIBE/PUBLISH. On
+ * Cluster, classic PUBLISH is broadcast to every node of the cluster, so the inboxes use sharded
+ * pub/sub: SPUBLISH reaches only the shard owning the inbox's slot, and the subscriber must be a
+ * Cluster client created with `shardedSubscribers: true` (ioredis then holds one subscriber
+ * connection per primary and re-issues SSUBSCRIBE after a failover or slot move).
+ *
+ * graphql-redis-subscriptions is not used here: it can neither SSUBSCRIBE nor address a message
+ * to one instance, and the payload would be `any` past this module.
+ */
+export function createRedisBus(opts: {
+  publisher: Redis | Cluster;
+  subscriber: Redis | Cluster;
+  sharded: boolean;
+  /** The inbox channel of an instance (keys.ts). */
+  channel(instanceId: string): string;
+}): Inbox & Outbox {
+  const { publisher, subscriber, sharded } = opts;
+  const open = new Map<string, (msg: InboxMessage) => void>(); // channel -> listener
+  const reconnectListeners: (() => void)[] = [];
+  let bad = 0;
+  let readyOnce = subscriber.status === 'ready';
+
+  const onMessage = (channel: string, raw: string) => {
+    const listener = open.get(channel);
+    if (!listener) return;
+    const msg = decodeInbox(raw);
+    if (!msg) bad++;
+    else listener(msg);
+  };
+  subscriber.on(sharded ? 'smessage' : 'message', onMessage);
+  const onReady = () => {
+    // The first 'ready' is the boot; every later one follows a reconnect (ioredis re-issues the
+    // SUBSCRIBE itself), after which the routing table is asserted again.
+    if (!readyOnce) {
+      readyOnce = true;
+      return;
+    }
+    for (const l of reconnectListeners) l();
+  };
+  subscriber.on('ready', onReady);
+
+  return {
+    async open(instanceId, listener) {
+      const channel = opts.channel(instanceId);
+      open.set(channel, listener);
+      if (sharded) await subscriber.ssubscribe(channel);
+      else await subscriber.subscribe(channel);
+    },
+    async release(instanceId) {
+      const channel = opts.channel(instanceId);
+      if (!open.delete(channel)) return;
+      if (sharded) await subscriber.sunsubscribe(channel);
+      else await subscriber.unsubscribe(channel);
+    },
+    onReconnect: (l) => void reconnectListeners.push(l),
+    channelCount: () => open.size,
+    malformed: () => bad,
+    async send(messages) {
+      await Promise.all(
+        [...messages].map(([instanceId, msg]) => {
+          const channel = opts.channel(instanceId);
+          const raw = encodeInbox(msg);
+          return sharded ? publisher.spublish(channel, raw) : publisher.publish(channel, raw);
+        }),
+      );
+    },
+    async close() {
+      subscriber.off(sharded ? 'smessage' : 'message', onMessage);
+      subscriber.off('ready', onReady);
+      open.clear();
+    },
+  };
+}
