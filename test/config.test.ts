@@ -17,6 +17,7 @@ describe('config', () => {
       buckets: 65_536,
     });
     expect(c.jwt).toMatchObject({ secret: DEV_JWT_SECRET, usingDevSecret: true, clockToleranceS: 5 });
+    expect(c.limits.friendsPerUser).toBe(5_000);
     expect(Object.isFrozen(c)).toBe(true);
   });
 
@@ -25,6 +26,7 @@ describe('config', () => {
     [{ PORT: '70000' }, 'PORT'],
     [{ PRESENCE_VISIBILITY: 'public' }, 'PRESENCE_VISIBILITY'],
     [{ PRESENCE_MAX_IDS: '0' }, 'PRESENCE_MAX_IDS'],
+    [{ PRESENCE_MAX_FRIENDS: '0' }, 'PRESENCE_MAX_FRIENDS'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
     [{ REDIS_CLUSTER_NODES: 'a:1,b' }, 'REDIS_CLUSTER_NODES'],
     [{ REDIS_URL: 'redis://a:1', REDIS_CLUSTER_NODES: 'a:1' }, 'REDIS_URL'],

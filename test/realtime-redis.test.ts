@@ -95,6 +95,29 @@ describe('Redis routes and inbox: cleanup and outages', () => {
     expect(after - before).toBeLessThan(Math.max(0.2 * (peak - before), 2 * 1024 * 1024));
   });
 
+  it("a dead instance's routes and interests are dropped when it is taken over", async () => {
+    const engine = srv.app.engine;
+    await engine.route('dead-instance', ['dr-v1', 'dr-v2'], true);
+    await engine.watch('dead-instance', ['dr-w1'], true);
+    expect(await redis.client().smembers(keys.routes('dr-v1'))).toEqual(['dead-instance']);
+    expect(await redis.client().smembers(keys.watchers('dr-w1'))).toEqual(['dead-instance']);
+    await engine.forgetInstance('dead-instance');
+    const left = await redis.client().exists(
+      keys.routes('dr-v1'),
+      keys.routes('dr-v2'),
+      keys.watchers('dr-w1'),
+      keys.instanceRoutes('dead-instance'),
+      keys.instanceWatches('dead-instance'),
+    );
+    expect(left).toBe(0);
+  });
+
+  it('counts a malformed inbox message instead of delivering it', async () => {
+    const before = srv.app.engine.inbox.malformed();
+    await redis.client().publish(keys.inbox(srv.app.liveness.instanceId), '{"k":"p","c":[{"u":1}]}');
+    await waitFor(() => srv.app.engine.inbox.malformed() === before + 1);
+  });
+
   it('delivers again after Redis restarts under open subscriptions; a write during the outage fails cleanly', async () => {
     const svc = await srv.token('svc', { service: true });
     await ok(srv.url, AddFriendsDocument, { userId: 'rs-viewer', friendIds: ['rs-friend'] }, svc);
