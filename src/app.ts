@@ -20,6 +20,7 @@ import { createLiveness, type Liveness } from './liveness/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { useErrorCodes } from './plugins/error-codes.js';
+import { useRenderOnce } from './plugins/render-once.js';
 import { createRedisBus } from './engine/bus.js';
 import { createRouter, type Router } from './realtime/router.js';
 import { schema } from './schema/index.js';
@@ -155,6 +156,8 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       // urql (GET queries) and GraphiQL (GET event streams).
       ...(config.graphiql ? [] : [useDisableIntrospection()]),
       useErrorCodes(),
+      // Each event executed once per distinct selection on this instance, whatever its subscribers.
+      useRenderOnce({ onRender: () => metrics.rendered.inc() }),
       usePrometheus({ registry: metrics.registry, endpoint: '/metrics' }),
       useReadinessCheck({
         endpoint: '/ready',

@@ -65,6 +65,11 @@ export function createMetrics() {
     }),
     published: new Counter({ name: 'presence_events_published_total', help: 'Presence changes published by this instance', ...r }),
     delivered: new Counter({ name: 'presence_events_delivered_total', help: 'Events sent to subscribers of this instance', ...r }),
+    rendered: new Counter({
+      name: 'presence_events_rendered_total',
+      help: 'Subscription events executed (once per event and distinct selection, shared by its subscribers here)',
+      ...r,
+    }),
     deliveryLag: new Histogram({
       name: 'presence_event_delivery_lag_seconds',
       help: 'From the change being written to its event being handed to a subscriber',

@@ -1,4 +1,5 @@
 import type { Client } from 'graphql-ws';
+import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AddFriendsDocument,
@@ -12,7 +13,25 @@ import { startApp, type TestServer } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
 import { userFactory } from './helpers/users.js';
 import { ok } from './helpers/graphql.js';
-import { collect, waitFor, wsClient } from './helpers/ws.js';
+import { collect, waitFor, wsClient, wsUrl } from './helpers/ws.js';
+
+/** A bare graphql-ws socket with one subscription: the frames exactly as a client receives them. */
+async function rawSubscription(httpUrl: string, token: string, query: string) {
+  const ws = new WebSocket(wsUrl(httpUrl), 'graphql-transport-ws');
+  const frames: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    ws.on('error', reject);
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+    ws.on('message', (m) => {
+      const text = String(m);
+      if (JSON.parse(text).type === 'connection_ack') {
+        ws.send(JSON.stringify({ id: 's1', type: 'subscribe', payload: { query } }));
+        resolve();
+      } else frames.push(text);
+    });
+  });
+  return { frames, close: () => ws.close() };
+}
 
 // Subscriptions over graphql-ws, run unchanged against every engine.
 describe.each(engines)('subscriptions on the $name engine', (fixture) => {
@@ -136,6 +155,26 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     await subscribed(1);
     await set(friend!, 'ONLINE');
     expect((await good.take(1))[0]!.presenceChanged.status).toBe('ONLINE');
+  });
+
+  it('renders an event once per distinct selection on the instance; the wire frames are what clients always got', async () => {
+    const [friend, ...viewers] = users('friend', 'r1', 'r2', 'r3', 'r4');
+    await befriend(friend!, viewers);
+    const query = 'subscription { friendPresenceChanged { userId status } }';
+    const raws = await Promise.all(viewers.slice(0, 3).map(async (v) => rawSubscription(srv.url, await srv.token(v), query)));
+    const other = collect(await connect(viewers[3]!), FriendPresenceChangedDocument, {}); // another selection
+    await subscribed(4);
+    const rendered = async () => (await srv.app.metrics.rendered.get()).values[0]?.value ?? 0;
+    const before = await rendered();
+
+    await set(friend!, 'ONLINE');
+    await other.take(1);
+    await waitFor(() => raws.every((r) => r.frames.length === 1));
+    for (const r of raws) {
+      expect(r.frames[0]).toBe(`{"id":"s1","type":"next","payload":{"data":{"friendPresenceChanged":{"userId":"${friend}","status":"ONLINE"}}}}`);
+    }
+    expect((await rendered()) - before).toBe(2); // one execution per selection, not one per subscriber
+    raws.forEach((r) => r.close());
   });
 
   it('fans one change out to many subscribers of the same user through one inbox', async () => {

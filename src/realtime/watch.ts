@@ -13,6 +13,21 @@ import type { Delivery, Router } from './router.js';
  */
 const BUFFER = 1_000;
 
+/**
+ * One view per routed change, relation and visibility, shared by every subscription of this
+ * instance that shows it: the same object reaches each stream, so it is rendered once per
+ * selection (src/plugins/render-once.ts). Held weakly: it goes with the change.
+ */
+const views = new WeakMap<PresenceChange, Map<string, PresenceView>>();
+function sharedView(c: PresenceChange, relation: 'self' | 'friend', visibility: Visibility): PresenceView {
+  let byKey = views.get(c);
+  if (!byKey) views.set(c, (byKey = new Map()));
+  const key = `${relation}:${visibility}`;
+  let v = byKey.get(key);
+  if (!v) byKey.set(key, (v = project(c.userId, { status: c.status, t: c.t, sticky: 0 }, relation, visibility, c.t)));
+  return v;
+}
+
 export type WatchTarget = { kind: 'friends' } | { kind: 'ids'; ids: readonly string[] };
 
 /** What a subscription needs, and nothing of the request that opened it. */
@@ -79,7 +94,10 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
         .catch((err) => stop(err))
         .finally(() => queued--);
     };
-    const show = (c: PresenceChange) => emit(c.userId, view(c.userId, c.status, c.t), view(c.userId, c.prev, c.t).status);
+    const show = (c: PresenceChange) => {
+      const relation = c.userId === viewerId ? 'self' : 'friend';
+      emit(c.userId, sharedView(c, relation, deps.visibility), view(c.userId, c.prev, c.t).status);
+    };
 
     const delivery: Delivery = {
       presence: (c: PresenceChange) => {
