@@ -9,7 +9,9 @@ import {
   SetPresenceDocument,
   type PresenceStatus,
 } from './generated/graphql.js';
+import { createKeys } from '../src/engine/redis/keys.js';
 import { startApp, type TestServer } from './helpers/app.js';
+import type { RedisProcess } from './helpers/redis.js';
 import { engines } from './helpers/engines.js';
 import { userFactory } from './helpers/users.js';
 import { ok } from './helpers/graphql.js';
@@ -39,8 +41,7 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
   let teardown: () => Promise<void>;
   let clients: Client[] = [];
   const users = userFactory();
-  const set = async (userId: string, status: PresenceStatus) =>
-    ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId));
+  const set = async (userId: string, status: PresenceStatus) => ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId));
   const svc = () => srv.token('svc', { service: true });
   const befriend = async (userId: string, friendIds: string[]) => ok(srv.url, AddFriendsDocument, { userId, friendIds }, await svc());
   const connect = async (userId: string) => {
@@ -50,7 +51,12 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
   };
   const routed = () => srv.app.router.size();
   /** Resolves once `count` subscriptions of this process are routed: they are live. */
-  const subscribed = (count: number) => waitFor(() => routed() === count, 5_000, () => `routed: ${routed()}`);
+  const subscribed = (count: number) =>
+    waitFor(
+      () => routed() === count,
+      5_000,
+      () => `routed: ${routed()}`,
+    );
   /** Pub/sub channels this process listens on: its inbox, however many subscriptions and friends. */
   const channels = () => srv.app.engine.inbox.channelCount();
 
@@ -171,7 +177,9 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     await other.take(1);
     await waitFor(() => raws.every((r) => r.frames.length === 1));
     for (const r of raws) {
-      expect(r.frames[0]).toBe(`{"id":"s1","type":"next","payload":{"data":{"friendPresenceChanged":{"userId":"${friend}","status":"ONLINE"}}}}`);
+      expect(r.frames[0]).toBe(
+        `{"id":"s1","type":"next","payload":{"data":{"friendPresenceChanged":{"userId":"${friend}","status":"ONLINE"}}}}`,
+      );
     }
     expect((await rendered()) - before).toBe(2); // one execution per selection, not one per subscriber
     raws.forEach((r) => r.close());
@@ -187,3 +195,61 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     for (const sub of subs) expect((await sub.take(1))[0]!.friendPresenceChanged).toMatchObject({ userId: friend, status: 'ONLINE' });
   });
 });
+
+// PRESENCE_VISIBILITY=everyone: presenceChanged(ids) may name strangers, so it registers an
+// interest in each id; friendPresenceChanged stays routed through the viewer's friends.
+describe.each(engines.filter((e) => e.name !== 'redis-cluster'))(
+  'subscriptions under visibility=everyone on the $name engine',
+  (fixture) => {
+    let srv: TestServer;
+    let teardown: () => Promise<void>;
+    let redis: RedisProcess | null = null;
+    const users = userFactory();
+
+    beforeAll(async () => {
+      const engine = await fixture.setup();
+      teardown = engine.teardown;
+      redis = engine.redis;
+      srv = await startApp({ ...engine.env, PRESENCE_VISIBILITY: 'everyone' });
+    });
+    afterAll(async () => {
+      await srv?.stop();
+      await teardown?.();
+    });
+
+    it('presenceChanged(ids) streams strangers too; friendPresenceChanged only friends; both release what they registered', async () => {
+      const [viewer, friend, stranger] = users('viewer', 'friend', 'stranger');
+      await ok(srv.url, AddFriendsDocument, { userId: viewer!, friendIds: [friend!] }, await srv.token('svc', { service: true }));
+      const client = wsClient(srv.url, await srv.token(viewer!));
+      const ids = collect(client, PresenceChangedDocument, { ids: [stranger!, friend!] });
+      const friends = collect(client, FriendPresenceChangedDocument, {});
+      await waitFor(() => srv.app.router.size() === 2);
+      const set = async (userId: string, status: PresenceStatus) => ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId));
+
+      await set(stranger!, 'ONLINE');
+      await set(friend!, 'AWAY');
+      await set(stranger!, 'BUSY');
+      expect((await ids.take(3)).map((e) => [e.presenceChanged.userId, e.presenceChanged.status])).toEqual([
+        [stranger, 'ONLINE'],
+        [friend, 'AWAY'],
+        [stranger, 'BUSY'],
+      ]);
+      await set(friend!, 'ONLINE');
+      expect((await friends.take(2)).map((e) => [e.friendPresenceChanged.userId, e.friendPresenceChanged.status])).toEqual([
+        [friend, 'AWAY'],
+        [friend, 'ONLINE'],
+      ]);
+      expect(friends.events).toHaveLength(2);
+
+      await client.dispose();
+      await waitFor(() => srv.app.router.size() === 0);
+      if (redis) {
+        // The interest in each id and the viewer's route are released with the last subscription.
+        const keys = createKeys('presence:', srv.config.buckets);
+        await waitFor(
+          async () => (await redis!.client().exists(keys.watchers(stranger!), keys.watchers(friend!), keys.routes(viewer!))) === 0,
+        );
+      }
+    });
+  },
+);
