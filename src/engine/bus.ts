@@ -20,6 +20,7 @@ import { statusNames, type PresenceChange, type StatusCode } from '../presence.j
  *   (the user's friends, and the user themselves). `w`: the receiving instance also registered an
  *   interest in the user (`presenceChanged(ids)` under `PRESENCE_VISIBILITY=everyone`).
  * - `c` batches changes of one write (a sweep ends many sessions at once) for that instance.
+ * - `{"k":"probe","n":seq}`: an instance's own liveness probe of its inbox (Redis bus only).
  *
  * A malformed message is counted (`malformed`), never thrown into a listener.
  */
@@ -117,6 +118,11 @@ export interface Inbox {
   channelCount(): number;
   /** Messages dropped because they did not parse. */
   malformed(): number;
+  /**
+   * Sends a probe through each open inbox and resolves true once it came back (false after
+   * `timeoutMs`): the inbox delivers again, e.g. after a failover.
+   */
+  verify(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -142,6 +148,7 @@ export function createMemoryBus(): Inbox & Outbox {
     onReconnect: () => {},
     channelCount: () => listeners.size,
     malformed: () => bad,
+    verify: async () => true,
     async send(messages) {
       for (const [instanceId, msg] of messages) {
         const raw = encodeInbox(msg); // the same bytes as on Redis: the format is exercised here too
@@ -167,6 +174,12 @@ export function createMemoryBus(): Inbox & Outbox {
  * Cluster client created with `shardedSubscribers: true` (ioredis then holds one subscriber
  * connection per primary and re-issues SSUBSCRIBE after a failover or slot move).
  *
+ * A primary demoted by a failover drops its shard-channel subscribers (Redis sends SUNSUBSCRIBE),
+ * and the subscriber learns of the new primary only on its next slot refresh. So on Cluster each
+ * instance probes its own inbox every `probeMs`: a probe not back within three periods refreshes
+ * the slot map, subscribes again and re-asserts the routes (onReconnect). Events published in
+ * between are lost (at-most-once, PRESENCE.md); one SPUBLISH per second per instance is the cost.
+ *
  * graphql-redis-subscriptions is not used here: it can neither SSUBSCRIBE nor address a message
  * to one instance, and the payload would be `any` past this module.
  */
@@ -176,16 +189,34 @@ export function createRedisBus(opts: {
   sharded: boolean;
   /** The inbox channel of an instance (keys.ts). */
   channel(instanceId: string): string;
+  /** Cluster: how often an instance probes its own inbox. @default 1_000 // 1 s (0 disables) */
+  probeMs?: number;
 }): Inbox & Outbox {
   const { publisher, subscriber, sharded } = opts;
+  const probeMs = opts.probeMs ?? 1_000;
   const open = new Map<string, (msg: InboxMessage) => void>(); // channel -> listener
   const reconnectListeners: (() => void)[] = [];
   let bad = 0;
-  let readyOnce = subscriber.status === 'ready';
+  let readyOnce = !sharded && subscriber.status === 'ready';
+
+  /** Per open channel: when its last probe came back. */
+  const lastProbe = new Map<string, number>();
+  const waiting = new Set<(channel: string) => void>();
+  let probes = 0;
+  const PROBE = '{"k":"probe"';
+  const sendProbe = (channel: string) => {
+    const raw = `${PROBE},"n":${++probes}}`;
+    return sharded ? publisher.spublish(channel, raw) : publisher.publish(channel, raw);
+  };
 
   const onMessage = (channel: string, raw: string) => {
     const listener = open.get(channel);
     if (!listener) return;
+    if (raw.startsWith(PROBE)) {
+      lastProbe.set(channel, Date.now());
+      for (const w of waiting) w(channel);
+      return;
+    }
     const msg = decodeInbox(raw);
     if (!msg) bad++;
     else listener(msg);
@@ -200,24 +231,69 @@ export function createRedisBus(opts: {
     }
     for (const l of reconnectListeners) l();
   };
-  subscriber.on('ready', onReady);
+  // A Cluster's sharded subscribers announce 'subscribersReady' after every (re)build of their
+  // group (boot, failover, slot move), once they have re-issued SSUBSCRIBE.
+  const readyEvent = sharded ? 'subscribersReady' : 'ready';
+  subscriber.on(readyEvent, onReady);
+
+  const resubscribe = async (channel: string) => {
+    if ('refreshSlotsCache' in subscriber) subscriber.refreshSlotsCache();
+    await subscriber.ssubscribe(channel);
+    for (const l of reconnectListeners) l();
+  };
+  const probe = async () => {
+    for (const channel of open.keys()) {
+      if (Date.now() - (lastProbe.get(channel) ?? 0) > 3 * probeMs) {
+        lastProbe.set(channel, Date.now()); // one attempt per three periods
+        await resubscribe(channel).catch(() => {});
+      }
+      await sendProbe(channel).catch(() => {});
+    }
+  };
+  let probing = false;
+  const timer =
+    sharded && probeMs > 0
+      ? setInterval(() => {
+          if (probing) return;
+          probing = true;
+          void probe().finally(() => (probing = false));
+        }, probeMs)
+      : null;
+  timer?.unref();
 
   return {
     async open(instanceId, listener) {
       const channel = opts.channel(instanceId);
       open.set(channel, listener);
+      lastProbe.set(channel, Date.now());
       if (sharded) await subscriber.ssubscribe(channel);
       else await subscriber.subscribe(channel);
     },
     async release(instanceId) {
       const channel = opts.channel(instanceId);
       if (!open.delete(channel)) return;
+      lastProbe.delete(channel);
       if (sharded) await subscriber.sunsubscribe(channel);
       else await subscriber.unsubscribe(channel);
     },
     onReconnect: (l) => void reconnectListeners.push(l),
     channelCount: () => open.size,
     malformed: () => bad,
+    async verify(timeoutMs) {
+      const channels = [...open.keys()];
+      const pending = new Set(channels);
+      let done!: (ok: boolean) => void;
+      const result = new Promise<boolean>((resolve) => (done = resolve));
+      const seen = (channel: string) => pending.delete(channel) && pending.size === 0 && done(true);
+      waiting.add(seen);
+      const timer = setTimeout(() => done(pending.size === 0), timeoutMs);
+      await Promise.all(channels.map((c) => sendProbe(c).catch(() => {})));
+      if (pending.size === 0) done(true);
+      const ok = await result;
+      clearTimeout(timer);
+      waiting.delete(seen);
+      return ok;
+    },
     async send(messages) {
       await Promise.all(
         [...messages].map(([instanceId, msg]) => {
@@ -228,8 +304,9 @@ export function createRedisBus(opts: {
       );
     },
     async close() {
+      if (timer) clearInterval(timer);
       subscriber.off(sharded ? 'smessage' : 'message', onMessage);
-      subscriber.off('ready', onReady);
+      subscriber.off(readyEvent, onReady);
       open.clear();
     },
   };
