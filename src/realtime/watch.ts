@@ -66,6 +66,11 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
     metrics.subscriptions.inc();
     /** Last status sent per user (`version * 8 + code`): filters repeats, even after a lost event. */
     const shown = new Map<string, number>();
+    /**
+     * Friends removed while the stream is open: a change routed before the removal (by another
+     * instance, so possibly arriving after it) is not shown. Re-adding them clears the mark.
+     */
+    const removed = new Set<string>();
 
     // Routed users are self or friends (or anyone under 'everyone', where a friend and a stranger
     // read the same), so 'friend' is the right relation for everyone but the viewer.
@@ -95,6 +100,7 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
         .finally(() => queued--);
     };
     const show = (c: PresenceChange) => {
+      if (removed.has(c.userId)) return;
       const relation = c.userId === viewerId ? 'self' : 'friend';
       emit(c.userId, sharedView(c, relation, deps.visibility), view(c.userId, c.prev, c.t).status);
     };
@@ -108,7 +114,11 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
       friendship: (change: FriendshipChange) =>
         serial(async () => {
           // A former friend is no longer routed here; their status reads OFFLINE from now on.
-          for (const id of change.removed) shown.delete(id);
+          for (const id of change.removed) {
+            shown.delete(id);
+            removed.add(id);
+          }
+          for (const id of change.added) removed.delete(id);
           const added = change.added.filter(shows);
           if (added.length === 0) return;
           // The new friend's real status becomes visible: announce it unless it reads OFFLINE.
