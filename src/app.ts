@@ -1,35 +1,23 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
-import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import type { GraphQLError, ValidationContext } from 'graphql';
-import { createYoga, useReadinessCheck } from 'graphql-yoga';
 import { bearer, createVerifier, type Viewer } from './auth.js';
 import type { Config } from './config.js';
-import { createContext, type Context, type Services } from './context.js';
+import type { Services } from './context.js';
+import { createEngine, type RedisRole } from './engine/factory.js';
 import { instrument } from './engine/instrument.js';
-import { createMemoryEngine } from './engine/memory/index.js';
-import { connectRedis, waitReady, type RedisClient } from './engine/redis/connect.js';
-import { createRedisEngine } from './engine/redis/index.js';
-import { createKeys } from './engine/redis/keys.js';
+import { waitReady, type RedisClient } from './engine/redis/connect.js';
 import type { PresenceEngine } from './engine/types.js';
 import { createLiveness, type Liveness } from './liveness/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { useErrorCodes } from './plugins/error-codes.js';
-import { useRenderOnce } from './plugins/render-once.js';
-import { createRedisBus } from './engine/bus.js';
 import { createRouter, type Router } from './realtime/router.js';
-import { schema } from './schema/index.js';
-import { attachWebSocket, type SocketContext } from './transport/ws.js';
+import { attachWebSocket } from './transport/ws.js';
+import { createYogaServer } from './yoga.js';
 
 export interface AppDeps {
   logger?: Logger;
   /** Redis connections to use instead of opening new ones from config.redis; the caller closes them. */
-  redis?: { command?: RedisClient; publisher?: RedisClient; subscriber?: RedisClient };
+  redis?: Partial<Record<RedisRole, RedisClient>>;
 }
 
 export interface App {
@@ -49,46 +37,16 @@ export interface App {
 export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config);
   const metrics = createMetrics();
-  const friendship = config.visibility === 'friends';
-  const owned: RedisClient[] = [];
-  /** Every Redis connection the app uses (owned or injected): start() waits for them. */
-  const connections: RedisClient[] = [];
-  let engine: PresenceEngine;
-  if (config.redis) {
-    const topology = config.redis;
-    // On Cluster the inboxes are shard channels (SSUBSCRIBE/SPUBLISH, engine/bus.ts).
-    const sharded = topology.kind === 'cluster';
-    const client = (role: 'command' | 'publisher' | 'subscriber') => {
-      const injected = deps.redis?.[role];
-      const c = injected ?? connectRedis(topology, { shardedSubscribers: sharded && role === 'subscriber' });
-      if (!injected) owned.push(c);
-      connections.push(c);
-      c.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection error'));
-      c.on('ready', () => logger.info({ role }, 'redis connected'));
-      c.on('reconnecting', () => logger.warn({ role }, 'redis reconnecting'));
-      return c;
-    };
-    const keys = createKeys(config.redisKeyPrefix, config.buckets);
-    const command = client('command');
-    const bus = createRedisBus({ publisher: client('publisher'), subscriber: client('subscriber'), sharded, channel: keys.inbox });
-    engine = createRedisEngine({
-      client: command,
-      prefix: config.redisKeyPrefix,
-      buckets: config.buckets,
-      friendship,
-      bus,
-      maxSessionsPerUser: config.limits.sessionsPerUser,
-      maxFriendsPerUser: config.limits.friendsPerUser,
-      onFanoutError: (err) => {
-        metrics.fanoutFailures.inc();
-        logger.warn({ err: err.message }, 'a stored change could not be routed (its event is lost)');
-      },
-    });
-  } else {
-    const { sessionsPerUser, friendsPerUser } = config.limits;
-    engine = createMemoryEngine({ friendship, maxSessionsPerUser: sessionsPerUser, maxFriendsPerUser: friendsPerUser });
-  }
-  engine = instrument(engine, metrics);
+  const setup = createEngine(config, {
+    logger,
+    ...(deps.redis ? { redis: deps.redis } : {}),
+    onFanoutError: (err) => {
+      metrics.fanoutFailures.inc();
+      logger.warn({ err: err.message }, 'a stored change could not be routed (its event is lost)');
+    },
+  });
+  const { connections } = setup;
+  const engine = instrument(setup.engine, metrics);
   // The router follows the instance id, which liveness changes after a lost lease (then moves the routes).
   const router = createRouter({
     routes: engine,
@@ -96,7 +54,9 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     instanceId: () => liveness.instanceId,
     onError: (err) => logger.warn({ err: err.message }, 'could not register the routes again; retrying on the next reconnect'),
   });
-  const liveness = createLiveness(engine, config.liveness, logger, metrics, { reclaimed: (previous, next) => router.moved(previous, next) });
+  const liveness = createLiveness(engine, config.liveness, logger, metrics, {
+    reclaimed: (previous, next) => router.moved(previous, next),
+  });
   const services: Services = { config, engine, metrics, router };
 
   const redisReady = () => connections.every((c) => c.status === 'ready');
@@ -114,70 +74,16 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     return token === null ? null : verify(token);
   };
   let draining = false;
+  const ready = async () => {
+    if (draining) return false;
+    if (!config.redis) return true;
+    if (!redisReady()) return false;
+    await engine.onlineCount();
+    return true;
+  };
 
   const { limits } = config;
-  // Armor's rules throw by default, which skips yoga's error codes; reported as validation errors
-  // they come back as GRAPHQL_VALIDATION_FAILED like any other invalid document.
-  const reported = {
-    propagateOnRejection: false,
-    onReject: [(ctx: unknown, err: GraphQLError) => (ctx as ValidationContext | null)?.reportError(err)],
-  };
-  const yoga = createYoga<Record<string, unknown>, Context>({
-    schema,
-    graphqlEndpoint: '/graphql',
-    healthCheckEndpoint: '/health',
-    // Served from node_modules (no CDN): the page works on a network without internet.
-    graphiql: config.graphiql ? graphiqlOptions : false,
-    renderGraphiQL,
-    landingPage: false,
-    logging: {
-      debug: (...args) => logger.debug(args.map(String).join(' ')),
-      info: (...args) => logger.info(args.map(String).join(' ')),
-      warn: (...args) => logger.warn(args.map(String).join(' ')),
-      error: (...args) => logger.error({ err: args.map(String).join(' ') }, 'graphql error'),
-    },
-    plugins: [
-      // Same limits on HTTP, SSE and WebSocket: the WebSocket path runs these plugins too.
-      EnvelopArmorPlugin({
-        // Presence's own fields are bounded by GRAPHQL_MAX_DEPTH; introspection (only answered
-        // while GraphiQL is on) has its own, deeper bound just below, so GraphiQL's schema loads.
-        maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, ...reported },
-        maxAliases: { n: limits.maxAliases, ...reported },
-        maxTokens: { n: limits.maxTokens },
-        costLimit: { maxCost: limits.maxCost, ...reported },
-        maxDirectives: { n: 10, ...reported },
-        blockFieldSuggestion: { enabled: config.env === 'production' },
-      }),
-      maxDepthPlugin({ n: limits.maxIntrospectionDepth, ignoreIntrospection: false, ...reported }),
-      // No CSRF plugin, on purpose: CSRF rides on credentials a browser attaches by itself
-      // (cookies, HTTP auth). Presence reads only the Authorization header, which a cross-site
-      // page cannot make a browser send, so a forged request arrives anonymous and can do nothing
-      // an anonymous request cannot. Yoga's CSRF header check would only refuse the defaults of
-      // urql (GET queries) and GraphiQL (GET event streams).
-      ...(config.graphiql ? [] : [useDisableIntrospection()]),
-      useErrorCodes(),
-      // Each event executed once per distinct selection on this instance, whatever its subscribers.
-      useRenderOnce({ onRender: () => metrics.rendered.inc() }),
-      usePrometheus({ registry: metrics.registry, endpoint: '/metrics' }),
-      useReadinessCheck({
-        endpoint: '/ready',
-        check: async () => {
-          if (draining) return false;
-          if (!config.redis) return true;
-          if (!redisReady()) return false;
-          await engine.onlineCount();
-          return true;
-        },
-      }),
-    ],
-    // HTTP and SSE requests carry the token in a header; WebSocket operations arrive with the
-    // viewer verified at connection time (src/transport/ws.ts).
-    context: async (initial) => {
-      const socket = initial as Partial<SocketContext>;
-      if (socket.socketViewer) return createContext(services, socket.socketViewer, socket.socketSession ?? null);
-      return createContext(services, await viewerFrom(initial.request.headers.get('authorization')));
-    },
-  });
+  const yoga = createYogaServer({ config, logger, metrics, services, viewerFrom, ready });
 
   const server = createServer((req, res) => {
     if (tooLarge(req, res, limits.maxBodyBytes)) return;
@@ -222,40 +128,13 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
         server.closeAllConnections();
         await closed;
         await router.stop();
-        await engine.close();
-        await Promise.all(owned.map((c) => c.quit().catch(() => c.disconnect())));
+        await setup.close();
         logger.info('presence stopped');
       })();
       return stopped;
     },
   };
 }
-
-/** GraphiQL's first screen says how to authenticate: every field but health needs a token. */
-const graphiqlOptions = {
-  title: 'Presence GraphiQL',
-  defaultQuery: `# Welcome to Presence.
-#
-# Every operation needs a token. Get one with
-#   npm run token -- alice
-# and put it in the Headers tab below:
-#   { "Authorization": "Bearer <token>" }
-#
-# Then run this query. To watch friends live, run
-#   subscription { friendPresenceChanged { userId status } }
-# and change a friend's status from another tab.
-
-query Me {
-  me {
-    userId
-    status
-    lastActiveAt
-    version
-  }
-}
-`,
-  defaultEditorToolsVisibility: 'headers' as const,
-};
 
 /**
  * Refuses bodies over the limit before yoga reads them: a declared length over it gets 413, and
