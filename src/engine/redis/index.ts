@@ -39,6 +39,8 @@ const SWEEP_LIMIT = 500;
 const SWEEP_RETRY_MS = 5_000;
 /** Buckets scanned per retention round trip. @default 128 */
 const RETENTION_BATCH = 128;
+/** Changes of one sweep routed per group of pipelines. @default 50 */
+const ROUTE_BATCH = 50;
 
 type Arg = string | Buffer | number;
 /** The PRESENCE script's reply: changed, status, t, sticky, previous status. */
@@ -212,7 +214,8 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
         users.map((u) => ['presence', ...presenceArgs('expire', u, nowMs)] as Command),
       )) as Reply[];
       const changes = users.flatMap((u, i) => changeOf(u, replies[i]!) ?? []);
-      if (changes.length) await routeChanges(changes);
+      // Routed in groups, so one sweep's pipelines stay bounded (friends x users).
+      for (let i = 0; i < changes.length; i += ROUTE_BATCH) await routeChanges(changes.slice(i, i + ROUTE_BATCH));
       return users.length;
     },
 
