@@ -112,6 +112,28 @@ describe('Redis routes and inbox: cleanup and outages', () => {
     expect(left).toBe(0);
   });
 
+  it('an instance that lost its lease moves its inbox and routes to its new id, and keeps delivering', async () => {
+    const svc = await srv.token('svc', { service: true });
+    await ok(srv.url, AddFriendsDocument, { userId: 'ml-viewer', friendIds: ['ml-friend'] }, svc);
+    const client = wsClient(srv.url, await srv.token('ml-viewer'));
+    const sub = collect(client, FriendPresenceChangedDocument, {});
+    await waitFor(async () => (await liveRoutes('ml-viewer')) === 1);
+    const old = srv.app.liveness.instanceId;
+
+    // As if a survivor had judged this instance dead: its lease is gone, the next renewal re-registers.
+    await redis.client().zrem(keys.instancesLive, old);
+    await waitFor(() => srv.app.liveness.instanceId !== old, 10_000);
+    const next = srv.app.liveness.instanceId;
+    await waitFor(async () => (await redis.client().smembers(keys.routes('ml-viewer'))).join() === next, 10_000);
+    expect(await liveRoutes('ml-viewer')).toBe(1);
+    expect(await channelsOnRedis()).toEqual([keys.inbox(next)]);
+    expect(await redis.client().exists(keys.instanceRoutes(old))).toBe(0);
+
+    await ok(srv.url, SetPresenceDocument, { status: 'ONLINE' }, await srv.token('ml-friend'));
+    expect((await sub.take(1))[0]!.friendPresenceChanged).toMatchObject({ userId: 'ml-friend', status: 'ONLINE' });
+    await client.dispose();
+  });
+
   it('counts a malformed inbox message instead of delivering it', async () => {
     const before = srv.app.engine.inbox.malformed();
     await redis.client().publish(keys.inbox(srv.app.liveness.instanceId), '{"k":"p","c":[{"u":1}]}');
