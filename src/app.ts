@@ -57,7 +57,8 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   const liveness = createLiveness(engine, config.liveness, logger, metrics, {
     reclaimed: (previous, next) => router.moved(previous, next),
   });
-  const services: Services = { config, engine, metrics, router };
+  const watch = { router, load: engine.load.bind(engine), visibility: config.visibility, metrics };
+  const services: Services = { config, engine, metrics, watch };
 
   const redisReady = () => connections.every((c) => c.status === 'ready');
   Object.assign(metrics.sources, {

@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import type { LoadedPresence, PresenceEngine } from './engine/types.js';
 import type { SocketSession } from './liveness/index.js';
 import type { Metrics } from './metrics.js';
-import type { Router } from './realtime/router.js';
+import type { WatchDeps } from './realtime/watch.js';
 import { project, type PresenceView, type Relation } from './presence.js';
 
 /** What every resolver gets. Built once per HTTP request or per WebSocket operation. */
@@ -13,8 +13,8 @@ export interface Context {
   config: Readonly<Config>;
   engine: PresenceEngine;
   metrics: Metrics;
-  /** This instance's local fan-out (src/realtime/router.ts). */
-  router: Router;
+  /** What a subscription stream needs (src/realtime/watch.ts): built once per app, shared by every stream. */
+  watch: WatchDeps;
   /** The device session of the WebSocket this operation came on; null over HTTP. */
   session: SocketSession | null;
   /** Batches every presence read of one request into one engine.load() (one Redis round trip). */
@@ -24,7 +24,7 @@ export interface Context {
 }
 
 /** What every context shares: built once per app. */
-export type Services = Pick<Context, 'config' | 'engine' | 'metrics' | 'router'>;
+export type Services = Pick<Context, 'config' | 'engine' | 'metrics' | 'watch'>;
 
 export function createContext(services: Services, viewer: Viewer | null, session: Context['session'] = null): Context {
   const { config, engine } = services;

@@ -65,12 +65,13 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
   return new Repeater<PresenceView>(async (push, stop) => {
     metrics.subscriptions.inc();
     /** Last status sent per user (`version * 8 + code`): filters repeats, even after a lost event. */
-    const shown = new Map<string, number>();
+    // Both created on first use: most idle subscriptions never need them (memory per socket).
+    let shown: Map<string, number> | undefined;
     /**
      * Friends removed while the stream is open: a change routed before the removal (by another
      * instance, so possibly arriving after it) is not shown. Re-adding them clears the mark.
      */
-    const removed = new Set<string>();
+    let removed: Set<string> | undefined;
 
     // Routed users are self or friends (or anyone under 'everyone', where a friend and a stranger
     // read the same), so 'friend' is the right relation for everyone but the viewer.
@@ -78,10 +79,10 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
       project(userId, { status, t, sticky: 0 }, userId === viewerId ? 'self' : 'friend', deps.visibility, t);
 
     const emit = (userId: string, next: PresenceView, before: PresenceView['status']) => {
-      const last = shown.get(userId);
+      const last = shown?.get(userId);
       if (last !== undefined && next.version <= Math.floor(last / 8)) return; // stale or repeated
       if ((last === undefined ? before : statusName(last % 8)) === next.status) return; // nothing visible changed
-      shown.set(userId, next.version * 8 + Status[next.status]);
+      (shown ??= new Map()).set(userId, next.version * 8 + Status[next.status]);
       metrics.delivered.inc();
       metrics.deliveryLag.observe(Math.max(0, Date.now() - next.version) / 1000);
       void push(next);
@@ -100,7 +101,7 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
         .finally(() => queued--);
     };
     const show = (c: PresenceChange) => {
-      if (removed.has(c.userId)) return;
+      if (removed?.has(c.userId)) return;
       const relation = c.userId === viewerId ? 'self' : 'friend';
       emit(c.userId, sharedView(c, relation, deps.visibility), view(c.userId, c.prev, c.t).status);
     };
@@ -115,10 +116,10 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
         serial(async () => {
           // A former friend is no longer routed here; their status reads OFFLINE from now on.
           for (const id of change.removed) {
-            shown.delete(id);
-            removed.add(id);
+            shown?.delete(id);
+            (removed ??= new Set()).add(id);
           }
-          for (const id of change.added) removed.delete(id);
+          for (const id of change.added) removed?.delete(id);
           const added = change.added.filter(shows);
           if (added.length === 0) return;
           // The new friend's real status becomes visible: announce it unless it reads OFFLINE.

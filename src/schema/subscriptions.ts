@@ -8,12 +8,7 @@ import { PresenceRef } from './presence.js';
 builder.subscriptionType({});
 
 /** The stream for the request's viewer, from explicit dependencies (realtime never sees the context). */
-const watch = (ctx: Context, target: WatchTarget) =>
-  watchPresence(
-    { router: ctx.router, load: (viewerId, ids) => ctx.engine.load(viewerId, ids), visibility: ctx.config.visibility, metrics: ctx.metrics },
-    ctx.viewer!.userId,
-    target,
-  );
+const watch = (ctx: Context, target: WatchTarget) => watchPresence(ctx.watch, ctx.viewer!.userId, target);
 
 builder.subscriptionFields((t) => ({
   friendPresenceChanged: t.field({
