@@ -32,6 +32,7 @@ export function createContext(services: Services, viewer: Viewer | null, session
   const relation = (userId: string, friend: boolean): Relation =>
     userId === viewerId ? 'self' : friend ? 'friend' : 'other';
   let loader: DataLoader<string, LoadedPresence> | undefined;
+  let now: number | undefined;
   return {
     ...services,
     viewer,
@@ -41,6 +42,7 @@ export function createContext(services: Services, viewer: Viewer | null, session
     get presence() {
       return (loader ??= new DataLoader((ids) => engine.load(viewerId, ids), { maxBatchSize: 10_000 }));
     },
-    view: (userId, loaded) => project(userId, loaded.record, relation(userId, loaded.friend), config.visibility, Date.now()),
+    // One instant per request: an id named twice reads the same, lastActiveAt included.
+    view: (userId, loaded) => project(userId, loaded.record, relation(userId, loaded.friend), config.visibility, (now ??= Date.now())),
   };
 }
