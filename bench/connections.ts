@@ -18,7 +18,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { createRedisEngine } from '../src/engine/redis/index.js';
-import { createMemoryBus } from '../src/realtime/bus.js';
+import { createMemoryBus } from '../src/engine/bus.js';
 import { Status } from '../src/presence.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { connViewerId } from './conn-load.js';
@@ -131,13 +131,15 @@ export async function benchConnections(): Promise<Section> {
     const redisBefore = await usedMemory(seedClients[0]!);
     const openSecs = await openAll('presence', server.url, count);
     log(`connections: opened in ${fmtNum(openSecs, 1)} s; waiting for the subscriptions to settle`);
-    // Subscribed and quiet: every viewer's and friend's channel is subscribed, events delivered.
-    const expectedChannels = 2 * count;
+    // Subscribed and quiet: every viewer's route is registered (one key per viewer), events delivered.
+    // The instance listens on one inbox channel, whatever the count.
+    const expectedChannels = 1;
     const deadline = Date.now() + 120_000;
     let channels = 0;
     for (;;) {
+      const routes = (await seedClients[0]!.keys('presence:*:r:*')).length;
       channels = Number(/pubsub_channels:(\d+)/.exec(await seedClients[0]!.info('stats'))?.[1] ?? 0);
-      if (channels >= expectedChannels || Date.now() > deadline) break;
+      if (routes >= count || Date.now() > deadline) break;
       await sleep(250);
     }
     const idleCpu = await quiet(server.pid, 30_000);
@@ -181,7 +183,7 @@ export async function benchConnections(): Promise<Section> {
       `Bare ws: ${fmtInt(count)} connections opened in ${fmtNum(bareSecs, 1)} s. Server after GC: RSS ${fmtBytes(bareBefore.rss)} -> ${fmtBytes(bareAfter.rss)}, heapUsed ${fmtBytes(bareBefore.heapUsed)} -> ${fmtBytes(bareAfter.heapUsed)}.` +
         ` Per connection: RSS ${kb(bareRss)}, heapUsed ${kb(bareHeap)}, external ${kb(bareExt)}.`,
       `Per connection, Presence over bare: RSS x${fmtNum(rss / bareRss, 2)}, heap x${fmtNum(heap / bareHeap, 2)}. Target <= ${TARGET_KB} KB (on RSS): ${pass ? 'PASS' : `MISS by ${kb(rss - target)}`}.` +
-        ` Redis used_memory grew ${fmtBytes(redisAfter - redisBefore)} (${fmtInt((redisAfter - redisBefore) / count)} B per connection: sessions, channels, client buffers) — not counted above.`,
+        ` Redis used_memory grew ${fmtBytes(redisAfter - redisBefore)} (${fmtInt((redisAfter - redisBefore) / count)} B per connection: sessions, routes, client buffers) — not counted above.`,
       ...notes,
     ];
     if (!pass || process.env['BENCH_PROFILE'] === '1') {

@@ -24,7 +24,8 @@ import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { signToken } from '../src/auth.js';
 import { createRedisEngine } from '../src/engine/redis/index.js';
-import { createMemoryBus } from '../src/realtime/bus.js';
+import { createRedisBus } from '../src/engine/bus.js';
+import { createKeys } from '../src/engine/redis/keys.js';
 import { Status } from '../src/presence.js';
 import { BENCH_SECRET, graphqlWs, intAfter, pct, pool, sleep, SUBSCRIPTION } from './lib.js';
 
@@ -56,6 +57,7 @@ let onDelivery: (() => void) | null = null;
 let client: Redis | null = null;
 let engine: ReturnType<typeof createRedisEngine> | null = null;
 let published = 0;
+let rawChannels: string[] = [];
 let driverErrors = 0;
 let unchanged = 0;
 let nextPublisher = 0;
@@ -90,8 +92,10 @@ function change() {
   published++;
   engine!
     .setStatus(publisherId(p), statusOf[p] as 1 | 2, { sessionId: 'bench', owner: null }, 3_600_000, now)
-    .then((r) => {
+    .then(async (r) => {
       if (!r.changed) unchanged++;
+      // The raw baseline: one PUBLISH per change on the publisher's own channel, as before routing.
+      else if (!isPresence) await client!.publish(rawChannels[p]!, JSON.stringify({ u: publisherId(p), p: 0, s: r.record!.status, t: r.record!.t }));
     })
     .catch(() => driverErrors++);
 }
@@ -103,6 +107,7 @@ handle('connect', async (msg) => {
   publishers = Number(msg['publishers']);
   fanout = viewers / publishers;
   const channels = msg['channels'] as string[] | undefined;
+  rawChannels = channels ?? [];
   isPresence = mode === 'presence';
   key = Buffer.from(isPresence ? '"version":' : '"t":');
   got = new Uint32Array(viewers);
@@ -111,7 +116,10 @@ handle('connect', async (msg) => {
   delivered = otherFrames = closed = unmatched = 0;
   if (!client) {
     client = new Redis(String(msg['redisUrl']), { maxRetriesPerRequest: 1 });
-    engine = createRedisEngine({ client, prefix: 'presence:', buckets: Number(msg['buckets']), friendship: true, bus: createMemoryBus() });
+    // The driver writes like an API instance: the engine routes each change to the viewers' inboxes.
+    const keys = createKeys('presence:', Number(msg['buckets']));
+    const bus = createRedisBus({ publisher: client, subscriber: client, sharded: false, channel: keys.inbox });
+    engine = createRedisEngine({ client, prefix: 'presence:', buckets: Number(msg['buckets']), friendship: true, bus });
   }
   const t0 = performance.now();
   const ids = Array.from({ length: viewers }, (_, i) => i);

@@ -20,7 +20,7 @@
  */
 import { createKeys } from '../src/engine/redis/keys.js';
 import { createRedisEngine } from '../src/engine/redis/index.js';
-import { createMemoryBus } from '../src/realtime/bus.js';
+import { createMemoryBus } from '../src/engine/bus.js';
 import { Status } from '../src/presence.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { publisherId, viewerId } from './fanout-load.js';
@@ -113,7 +113,8 @@ export async function benchFanout(): Promise<Section> {
     children.push(load);
     await load.next('ready');
     const keys = createKeys('presence:', BUCKETS);
-    const channels = ps.map((p) => keys.userChannel(publisherId(p)));
+    // The raw baseline's per-publisher channels (the driver PUBLISHes there in raw mode).
+    const channels = ps.map((p) => `${keys.prefix}raw:u:${publisherId(p)}`);
 
     const measure = async (mode: 'presence' | 'raw', servers: NodeChild[], urls: string[]): Promise<Outcome> => {
       const label = mode === 'presence' ? 'Presence' : 'raw baseline';

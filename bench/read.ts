@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { signToken } from '../src/auth.js';
 import { createRedisEngine } from '../src/engine/redis/index.js';
-import { createMemoryBus } from '../src/realtime/bus.js';
+import { createMemoryBus } from '../src/engine/bus.js';
 import { Status, type StatusCode } from '../src/presence.js';
 import { startRedis } from '../test/helpers/redis.js';
 import {

@@ -1,42 +1,27 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
-import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import type { GraphQLError, ValidationContext } from 'graphql';
-import { createYoga, useReadinessCheck } from 'graphql-yoga';
 import { bearer, createVerifier, type Viewer } from './auth.js';
 import type { Config } from './config.js';
-import { createContext, type Context, type Services } from './context.js';
+import type { Services } from './context.js';
+import { createEngine, type RedisRole } from './engine/factory.js';
 import { instrument } from './engine/instrument.js';
-import { createMemoryEngine } from './engine/memory/index.js';
-import { connectRedis, waitReady, type RedisClient } from './engine/redis/connect.js';
-import { createRedisEngine } from './engine/redis/index.js';
-import { createKeys } from './engine/redis/keys.js';
+import { waitReady, type RedisClient } from './engine/redis/connect.js';
 import type { PresenceEngine } from './engine/types.js';
 import { createLiveness, type Liveness } from './liveness/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { useCodedRefusals } from './plugins/coded-refusals.js';
-import { useMalformedParams, useNoSuggestions } from './plugins/client-mistakes.js';
 import { createEarlyAuth } from './plugins/early-auth.js';
-import { useMaxFields } from './plugins/max-fields.js';
-import { useErrorCodes } from './plugins/error-codes.js';
-import { useStreamExpiry } from './plugins/stream-expiry.js';
-import { useStreamQuota } from './plugins/stream-quota.js';
-import { operationNamesIn, usePresencePrometheus } from './plugins/prometheus.js';
-import { createRedisBus } from './realtime/bus.js';
-import { createHub } from './realtime/hub.js';
 import { createReadiness } from './readiness.js';
-import { schema } from './schema/index.js';
+import { createRouter, type Router } from './realtime/router.js';
 import { createMetricsServer } from './transport/metrics.js';
 import { createConnectionQuota } from './transport/quota.js';
-import { attachWebSocket, type SocketContext } from './transport/ws.js';
+import { attachWebSocket } from './transport/ws.js';
+import { createYogaServer } from './yoga.js';
 
 export interface AppDeps {
   logger?: Logger;
   /** Redis connections to use instead of opening new ones from config.redis; the caller closes them. */
-  redis?: { command?: RedisClient; publisher?: RedisClient; subscriber?: RedisClient };
+  redis?: Partial<Record<RedisRole, RedisClient>>;
 }
 
 export interface App {
@@ -51,52 +36,41 @@ export interface App {
   readonly server: Server;
   readonly liveness: Liveness;
   readonly metrics: Metrics;
+  /** Local fan-out: `router.size()` counts subscriptions whose route is registered. */
+  readonly router: Router;
 }
 
 /** Builds the whole service from a Config; only main.ts touches the process. */
 export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config);
   const metrics = createMetrics();
-  const friendship = config.visibility === 'friends';
-  const owned: RedisClient[] = [];
-  /** Every Redis connection the app uses (owned or injected): start() waits for them. */
-  const connections: RedisClient[] = [];
-  let engine: PresenceEngine;
-  if (config.redis) {
-    const topology = config.redis;
-    const client = (role: 'command' | 'publisher' | 'subscriber') => {
-      const injected = deps.redis?.[role];
-      const c = injected ?? connectRedis(topology);
-      if (!injected) owned.push(c);
-      connections.push(c);
-      c.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection error'));
-      c.on('ready', () => logger.info({ role }, 'redis connected'));
-      c.on('reconnecting', () => logger.warn({ role }, 'redis reconnecting'));
-      return c;
-    };
-    const keys = createKeys(config.redisKeyPrefix, config.buckets);
-    const command = client('command');
-    const bus = createRedisBus({ publisher: client('publisher'), subscriber: client('subscriber'), keys });
-    engine = createRedisEngine({
-      client: command,
-      prefix: config.redisKeyPrefix,
-      buckets: config.buckets,
-      friendship,
-      bus,
-      maxSessionsPerUser: config.limits.sessionsPerUser,
-    });
-  } else {
-    engine = createMemoryEngine({ friendship, maxSessionsPerUser: config.limits.sessionsPerUser });
-  }
-  engine = instrument(engine, metrics);
-  const liveness = createLiveness(engine, config.liveness, logger, metrics);
-
-  const hub = createHub(engine.bus);
-  const services: Services = { config, engine, metrics, hub };
+  const setup = createEngine(config, {
+    logger,
+    ...(deps.redis ? { redis: deps.redis } : {}),
+    onFanoutError: (err) => {
+      metrics.fanoutFailures.inc();
+      logger.warn({ err: err.message }, 'a stored change could not be routed (its event is lost)');
+    },
+  });
+  const { connections } = setup;
+  const engine = instrument(setup.engine, metrics);
+  // The router follows the instance id, which liveness changes after a lost lease (then moves the routes).
+  const router = createRouter({
+    routes: engine,
+    inbox: engine.inbox,
+    instanceId: () => liveness.instanceId,
+    onError: (err) => logger.warn({ err: err.message }, 'could not register the routes again; retrying on the next reconnect'),
+  });
+  const liveness = createLiveness(engine, config.liveness, logger, metrics, {
+    reclaimed: (previous, next) => router.moved(previous, next),
+  });
+  const watch = { router, load: engine.load.bind(engine), visibility: config.visibility, metrics };
+  const services: Services = { config, engine, metrics, watch };
 
   const redisReady = () => connections.every((c) => c.status === 'ready');
   Object.assign(metrics.sources, {
-    channels: () => engine.bus.channelCount(),
+    channels: () => engine.inbox.channelCount(),
+    malformed: () => engine.inbox.malformed(),
     sessions: () => liveness.sessionCount(),
     redisUp: redisReady,
     online: () => engine.onlineCount(),
@@ -120,66 +94,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   const { limits } = config;
   const quota = createConnectionQuota(limits.connectionsPerUser);
   const earlyAuth = createEarlyAuth(viewerFrom, limits.maxAnonymousChars);
-  // Armor's rules throw by default, which skips yoga's error codes; reported as validation errors
-  // they come back as GRAPHQL_VALIDATION_FAILED like any other invalid document.
-  const reported = {
-    propagateOnRejection: false,
-    onReject: [(ctx: unknown, err: GraphQLError) => (ctx as ValidationContext | null)?.reportError(err)],
-  };
-  const yoga = createYoga<Record<string, unknown>, Context>({
-    schema,
-    graphqlEndpoint: '/graphql',
-    healthCheckEndpoint: '/health',
-    // Served from node_modules (no CDN): the page works on a network without internet. The bundle
-    // is 9 MB of JavaScript, loaded on the first page view rather than at every start.
-    graphiql: config.graphiql ? graphiqlOptions : false,
-    renderGraphiQL: async (opts) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(opts),
-    landingPage: false,
-    logging: {
-      debug: (...args) => logger.debug(args.map(String).join(' ')),
-      info: (...args) => logger.info(args.map(String).join(' ')),
-      warn: (...args) => logger.warn(args.map(String).join(' ')),
-      error: (...args) => logger.error({ err: args.map(String).join(' ') }, 'graphql error'),
-    },
-    plugins: [
-      // Same limits on HTTP, SSE and WebSocket: the WebSocket path runs these plugins too.
-      useMaxFields(limits.maxFields),
-      EnvelopArmorPlugin({
-        // Presence's own fields are bounded by GRAPHQL_MAX_DEPTH; introspection (only answered
-        // while GraphiQL is on) has its own, deeper bound just below, so GraphiQL's schema loads.
-        maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, ...reported },
-        maxAliases: { n: limits.maxAliases, ...reported },
-        maxTokens: { n: limits.maxTokens },
-        costLimit: { maxCost: limits.maxCost, ...reported },
-        maxDirectives: { n: 10, ...reported },
-        blockFieldSuggestion: { enabled: config.env === 'production' },
-      }),
-      maxDepthPlugin({ n: limits.maxIntrospectionDepth, ignoreIntrospection: false, ...reported }),
-      // No CSRF plugin, on purpose: CSRF rides on credentials a browser attaches by itself
-      // (cookies, HTTP auth). Presence reads only the Authorization header, which a cross-site
-      // page cannot make a browser send, so a forged request arrives anonymous and can do nothing
-      // an anonymous request cannot. Yoga's CSRF header check would only refuse the defaults of
-      // urql (GET queries) and GraphiQL (GET event streams).
-      ...(config.graphiql ? [] : [useDisableIntrospection()]),
-      useErrorCodes(),
-      useCodedRefusals(),
-      useMalformedParams(),
-      earlyAuth.plugin,
-      useStreamQuota(quota),
-      useStreamExpiry(),
-      ...(config.env === 'production' ? [useNoSuggestions()] : []),
-      usePresencePrometheus(metrics.registry, operationNamesIn()),
-      useReadinessCheck({ endpoint: '/ready', check: ready.check }),
-    ],
-    // HTTP and SSE requests carry the token in a header; WebSocket operations arrive with the
-    // viewer verified at connection time (src/transport/ws.ts).
-    context: async (initial) => {
-      const socket = initial as Partial<SocketContext>;
-      if (socket.socketViewer) return createContext(services, socket.socketViewer, socket.socketSession ?? null);
-      const { request } = initial;
-      return createContext(services, await earlyAuth.viewerOf(request, () => viewerFrom(request.headers.get('authorization'))));
-    },
-  });
+  const yoga = createYogaServer({ config, logger, metrics, services, viewerFrom, earlyAuth, quota, ready: ready.check });
 
   const server = createServer(
     {
@@ -203,10 +118,12 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     server,
     liveness,
     metrics,
+    router,
     async start() {
       // Fail fast when Redis cannot be reached at boot: an orchestrator restarts us, and a Cluster
       // client must know the slot map before the first batched read.
       await Promise.all(connections.map((c) => waitReady(c, 15_000)));
+      await router.start();
       await liveness.start();
       const metricsPort = await listen(metricsServer, config.metricsPort, config.metricsHost);
       const port = await listen(server, config.port, config.host).catch((err: Error) => {
@@ -231,40 +148,14 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
         const metricsClosed = new Promise<void>((resolve) => (metricsServer.listening ? metricsServer.close(() => resolve()) : resolve()));
         metricsServer.closeAllConnections(); // a scraper's keep-alive connection would hold close() open
         await metricsClosed;
-        await engine.close();
-        await Promise.all(owned.map((c) => c.quit().catch(() => c.disconnect())));
+        await router.stop();
+        await setup.close();
         logger.info('presence stopped');
       })();
       return stopped;
     },
   };
 }
-
-/** GraphiQL's first screen says how to authenticate: every operation needs a token. */
-const graphiqlOptions = {
-  title: 'Presence GraphiQL',
-  defaultQuery: `# Welcome to Presence.
-#
-# Every operation needs a token. Get one with
-#   npm run token -- alice
-# and put it in the Headers tab below:
-#   { "Authorization": "Bearer <token>" }
-#
-# Then run this query. To watch friends live, run
-#   subscription { friendPresenceChanged { userId status } }
-# and change a friend's status from another tab.
-
-query Me {
-  me {
-    userId
-    status
-    lastActiveAt
-    version
-  }
-}
-`,
-  defaultEditorToolsVisibility: 'headers' as const,
-};
 
 /** Listens on host:port (0: a free port); resolves with the port. */
 async function listen(server: Server, port: number, host: string): Promise<number> {

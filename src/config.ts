@@ -110,6 +110,12 @@ export interface LimitsConfig {
   /** Device sessions per user across the fleet (sockets and HTTP devices). @default 32 */
   sessionsPerUser: number;
   /**
+   * Friends per user (PRESENCE_MAX_FRIENDS): bounds the fan-out of one change, since a writer reads
+   * the routes of every friend. `addFriends` past it answers LIMIT_EXCEEDED and stores nothing.
+   * @default 5_000 // Facebook's cap
+   */
+  friendsPerUser: number;
+  /**
    * Browser origins allowed to open a WebSocket. Clients that send no Origin (native apps,
    * servers) and same-origin pages are always allowed; `*` allows every origin. @default []
    */
@@ -323,6 +329,7 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
       subscriptionsPerConnection: int(env, 'WS_MAX_SUBSCRIPTIONS', 20, 1, 10_000),
       connectionsPerUser: int(env, 'WS_MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),
       sessionsPerUser: int(env, 'PRESENCE_MAX_SESSIONS', 32, 1, 1_000),
+      friendsPerUser: int(env, 'PRESENCE_MAX_FRIENDS', 5_000, 1, 1_000_000),
       wsAllowedOrigins: Object.freeze(list(env, 'WS_ALLOWED_ORIGINS')) as string[],
       maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 15, 2, 100),
       maxIntrospectionDepth: int(env, 'GRAPHQL_MAX_INTROSPECTION_DEPTH', 25, 2, 100),

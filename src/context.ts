@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import type { LoadedPresence, PresenceEngine } from './engine/types.js';
 import type { SocketSession } from './liveness/index.js';
 import type { Metrics } from './metrics.js';
-import type { Hub } from './realtime/hub.js';
+import type { WatchDeps } from './realtime/watch.js';
 import { project, type PresenceView, type Relation } from './presence.js';
 
 /** What every resolver gets. Built once per HTTP request or per WebSocket operation. */
@@ -13,8 +13,8 @@ export interface Context {
   config: Readonly<Config>;
   engine: PresenceEngine;
   metrics: Metrics;
-  /** This instance's fan-out index (src/realtime/hub.ts). */
-  hub: Hub;
+  /** What a subscription stream needs (src/realtime/watch.ts): built once per app, shared by every stream. */
+  watch: WatchDeps;
   /** The device session of the WebSocket this operation came on; null over HTTP. */
   session: SocketSession | null;
   /** Batches every presence read of one request into one engine.load() (one Redis round trip). */
@@ -24,7 +24,7 @@ export interface Context {
 }
 
 /** What every context shares: built once per app. */
-export type Services = Pick<Context, 'config' | 'engine' | 'metrics' | 'hub'>;
+export type Services = Pick<Context, 'config' | 'engine' | 'metrics' | 'watch'>;
 
 export function createContext(services: Services, viewer: Viewer | null, session: Context['session'] = null): Context {
   const { config, engine } = services;
@@ -32,6 +32,7 @@ export function createContext(services: Services, viewer: Viewer | null, session
   const relation = (userId: string, friend: boolean): Relation =>
     userId === viewerId ? 'self' : friend ? 'friend' : 'other';
   let loader: DataLoader<string, LoadedPresence> | undefined;
+  let now: number | undefined;
   return {
     ...services,
     viewer,
@@ -41,6 +42,7 @@ export function createContext(services: Services, viewer: Viewer | null, session
     get presence() {
       return (loader ??= new DataLoader((ids) => engine.load(viewerId, ids), { maxBatchSize: 10_000 }));
     },
-    view: (userId, loaded) => project(userId, loaded.record, relation(userId, loaded.friend), config.visibility, Date.now()),
+    // One instant per request: an id named twice reads the same, lastActiveAt included.
+    view: (userId, loaded) => project(userId, loaded.record, relation(userId, loaded.friend), config.visibility, (now ??= Date.now())),
   };
 }

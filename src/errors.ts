@@ -9,7 +9,7 @@ export const ErrorCode = {
   Forbidden: 'FORBIDDEN',
   BadUserInput: 'BAD_USER_INPUT',
   RateLimited: 'RATE_LIMITED',
-  /** Too many subscriptions on one connection. */
+  /** Too many subscriptions on one connection, sessions of one user, or friends of one user. */
   LimitExceeded: 'LIMIT_EXCEEDED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -38,6 +38,11 @@ export const rateLimited = (message: string, retryAfterMs: number) =>
 /** A user already has the most device sessions allowed (PRESENCE_MAX_SESSIONS). */
 export class SessionLimitError extends Error {
   override name = 'SessionLimitError';
+}
+
+/** A friendship change would give a user more than PRESENCE_MAX_FRIENDS friends; nothing was stored. */
+export class FriendLimitError extends Error {
+  override name = 'FriendLimitError';
 }
 
 /** Redis or another backing service failed; masked for clients, logged for operators. */

@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Gauges read at scrape time; the app fills these in once the engine and liveness exist. */
 export interface MetricSources {
   channels(): number;
+  malformed(): number;
   sessions(): number;
   redisUp(): boolean;
   online(): Promise<number>;
@@ -25,7 +26,7 @@ export function createMetrics() {
     subscriptions: new Gauge({ name: 'presence_subscriptions_active', help: 'Open GraphQL subscriptions (WebSocket and SSE)', ...r }),
     channels: new Gauge({
       name: 'presence_redis_channels',
-      help: 'Pub/sub channels this instance is subscribed to',
+      help: 'Pub/sub channels this instance is subscribed to (its inbox: 1, whatever the load)',
       collect() {
         this.set(sources.channels?.() ?? 0);
       },
@@ -49,8 +50,26 @@ export function createMetrics() {
       },
       ...r,
     }),
+    malformed: new Gauge({
+      name: 'presence_inbox_malformed_total',
+      help: 'Inbox messages dropped because they did not parse',
+      collect() {
+        this.set(sources.malformed?.() ?? 0);
+      },
+      ...r,
+    }),
+    fanoutFailures: new Counter({
+      name: 'presence_fanout_failures_total',
+      help: 'Stored changes whose routing to viewers failed (those events were lost)',
+      ...r,
+    }),
     published: new Counter({ name: 'presence_events_published_total', help: 'Presence changes published by this instance', ...r }),
     delivered: new Counter({ name: 'presence_events_delivered_total', help: 'Events sent to subscribers of this instance', ...r }),
+    rendered: new Counter({
+      name: 'presence_events_rendered_total',
+      help: 'Subscription events executed (once per event and distinct selection, shared by its subscribers here)',
+      ...r,
+    }),
     deliveryLag: new Histogram({
       name: 'presence_event_delivery_lag_seconds',
       help: 'From the change being written to its event being handed to a subscriber',

@@ -31,7 +31,7 @@ describe('real GraphQL clients over graphql-ws', () => {
     ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId));
   const befriend = async (userId: string, friendIds: string[]) =>
     ok(srv.url, AddFriendsDocument, { userId, friendIds }, await srv.token('svc', { service: true }));
-  const channels = () => srv.app.engine.bus.channelCount();
+  const routed = () => srv.app.router.size();
   /** The friend goes ONLINE then AWAY over HTTP; the client must see exactly that, in order. */
   const expectOnlineThenAway = async (friend: string, events: PresenceFieldsFragment[], errors: unknown[]) => {
     await set(friend, 'ONLINE');
@@ -44,8 +44,8 @@ describe('real GraphQL clients over graphql-ws', () => {
     ]);
     expect(events[1]!.version).toBeGreaterThan(events[0]!.version);
   };
-  /** Resolves once this process holds `count` channels: the subscription is live (or released). */
-  const subscribed = (count: number) => waitFor(() => channels() === count, 5_000, () => `channels: ${channels()}`);
+  /** Resolves once `count` subscriptions of this process are routed: they are live (or released). */
+  const subscribed = (count: number) => waitFor(() => routed() === count, 5_000, () => `routed: ${routed()}`);
 
   /** A graphql-ws client configured the way the Apollo and urql docs show, recording close codes. */
   const socket = (token: string) => {
@@ -95,7 +95,7 @@ describe('real GraphQL clients over graphql-ws', () => {
   afterEach(async () => {
     for (const c of cleanups.reverse()) await c();
     cleanups = [];
-    // Every channel a finished test held is released.
+    // Every route a finished test held is released.
     await subscribed(0);
   });
   afterAll(async () => {
@@ -122,7 +122,7 @@ describe('real GraphQL clients over graphql-ws', () => {
         error: (e) => errors.push(e),
       });
       cleanups.push(() => sub.unsubscribe());
-      await subscribed(2); // the viewer's friendship channel + the friend's presence channel
+      await subscribed(1); // the viewer's route
 
       await expectOnlineThenAway(friend!, events, errors);
 
@@ -130,7 +130,7 @@ describe('real GraphQL clients over graphql-ws', () => {
       expect((client.cache.extract() as Record<string, unknown>)[`Presence:{"userId":"${friend}"}`]).toMatchObject({ status: 'AWAY' });
 
       sub.unsubscribe();
-      await subscribed(0); // unsubscribing released both channels
+      await subscribed(0); // unsubscribing released the route
     });
 
     it('a bad token closes the socket with 4401 and no event arrives', async () => {
@@ -158,7 +158,7 @@ describe('real GraphQL clients over graphql-ws', () => {
       // A correctly authenticated friend receives the change; the rejected one never does.
       const good = collect(helperWsClient(srv.url, await srv.token(control!)), FriendPresenceChangedDocument, {});
       cleanups.push(() => good.dispose());
-      await subscribed(2);
+      await subscribed(1);
       await set(friend!, 'ONLINE');
       await good.take(1);
       expect(events).toEqual([]);
@@ -178,12 +178,12 @@ describe('real GraphQL clients over graphql-ws', () => {
         else if (r.data) events.push(r.data.presenceChanged);
       });
       cleanups.push(() => sub.unsubscribe());
-      await subscribed(2); // the viewer's friendship channel + the friend's presence channel
+      await subscribed(1); // the viewer's route
 
       await expectOnlineThenAway(friend!, events, errors);
 
       sub.unsubscribe();
-      await subscribed(0); // unsubscribing released both channels
+      await subscribed(0); // unsubscribing released the route
     });
 
     it('a bad token closes the socket with 4401, surfaces as result.error, and no event arrives', async () => {
@@ -206,7 +206,7 @@ describe('real GraphQL clients over graphql-ws', () => {
 
       const good = collect(helperWsClient(srv.url, await srv.token(control!)), PresenceChangedDocument, { ids: [friend!] });
       cleanups.push(() => good.dispose());
-      await subscribed(2);
+      await subscribed(1);
       await set(friend!, 'ONLINE');
       await good.take(1);
       expect(events).toEqual([]);

@@ -20,6 +20,7 @@ describe('config', () => {
       buckets: 65_536,
     });
     expect(c.jwt).toMatchObject({ secret: DEV_JWT_SECRET, usingDevSecret: true, clockToleranceS: 5 });
+    expect(c.limits.friendsPerUser).toBe(5_000);
     expect(Object.isFrozen(c)).toBe(true);
   });
 
@@ -33,6 +34,7 @@ describe('config', () => {
     [{ HTTP_MAX_CONNECTIONS: '0' }, 'HTTP_MAX_CONNECTIONS'],
     [{ PRESENCE_VISIBILITY: 'public' }, 'PRESENCE_VISIBILITY'],
     [{ PRESENCE_MAX_IDS: '0' }, 'PRESENCE_MAX_IDS'],
+    [{ PRESENCE_MAX_FRIENDS: '0' }, 'PRESENCE_MAX_FRIENDS'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
     [{ REDIS_CLUSTER_NODES: 'a:1,b' }, 'REDIS_CLUSTER_NODES'],
     [{ REDIS_URL: 'redis://a:1', REDIS_CLUSTER_NODES: 'a:1' }, 'REDIS_URL'],

@@ -28,7 +28,7 @@ describe.each(engines)('contract on the $name engine', (fixture) => {
   beforeAll(async () => {
     const engine = await fixture.setup();
     teardown = engine.teardown;
-    srv = await startApp({ ...engine.env, PRESENCE_MAX_IDS: '50' });
+    srv = await startApp({ ...engine.env, PRESENCE_MAX_IDS: '50', PRESENCE_MAX_FRIENDS: '5' });
   });
   afterAll(async () => {
     await srv?.stop();
@@ -159,11 +159,11 @@ describe.each(engines)('contract on the $name engine', (fixture) => {
       expect(seen.presence[1]).toEqual({ userId: carol, status: 'OFFLINE', lastActiveAt: null, version: 0 });
       expect(seen.friends.map((f) => f.userId)).toEqual([bob, carol]);
 
-      const channels = srv.app.engine.bus.channelCount();
+      const routed = srv.app.router.size();
       const watcher = wsClient(srv.url, aliceToken);
       sockets.push(watcher);
       const sub = collect(watcher, FriendPresenceChangedDocument, {});
-      await waitFor(() => srv.app.engine.bus.channelCount() >= channels + 3); // friendship, bob, carol
+      await waitFor(() => srv.app.router.size() > routed); // alice's subscription is routed here
 
       // Bob's hidden life: each step either moves him between INVISIBLE and OFFLINE or changes nothing.
       const bobSees: { status: string; version: number }[] = [];
@@ -240,6 +240,29 @@ describe.each(engines)('contract on the $name engine', (fixture) => {
     await ok(srv.url, SetPresenceDocument, { status: 'ONLINE' }, await as(alice!));
     const bobSees = (await ok(srv.url, PresencesDocument, { ids: [alice!] }, await as(bob!))).presence[0]!;
     expect(bobSees.status).toBe('ONLINE');
+  });
+
+  it('addFriends past PRESENCE_MAX_FRIENDS on either side answers LIMIT_EXCEEDED and stores nothing of that call', async () => {
+    const [alice, popular, ...others] = users('alice', 'popular', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8');
+    const svc = await srv.token('svc', { service: true });
+    const friendsOf = async (id: string) => (await ok(srv.url, FriendsDocument, {}, await as(id))).friends.map((f) => f.userId);
+    expect((await ok(srv.url, AddFriendsDocument, { userId: alice!, friendIds: others.slice(0, 3) }, svc)).addFriends).toBe(3);
+
+    // 3 + 3 new > 5: refused whole, even the pairs that would fit.
+    const over = await request(srv.url, AddFriendsDocument, { userId: alice!, friendIds: others.slice(3, 6) }, svc);
+    expect(codes(over)).toEqual(['LIMIT_EXCEEDED']);
+    expect(await friendsOf(alice!)).toEqual(others.slice(0, 3).sort());
+    for (const f of others.slice(3, 6)) expect(await friendsOf(f)).toEqual([]);
+
+    // Ids already friends do not count again; up to the cap exactly is accepted.
+    expect((await ok(srv.url, AddFriendsDocument, { userId: alice!, friendIds: [...others.slice(0, 3), ...others.slice(3, 5)] }, svc)).addFriends).toBe(2);
+    expect(await friendsOf(alice!)).toHaveLength(5);
+
+    // The other side counts too: a friend already at the cap refuses a new one.
+    const refused = await request(srv.url, AddFriendsDocument, { userId: popular!, friendIds: [others[7]!, alice!] }, svc);
+    expect(codes(refused)).toEqual(['LIMIT_EXCEEDED']);
+    expect(await friendsOf(popular!)).toEqual([]);
+    expect(await friendsOf(others[7]!)).toEqual([]);
   });
 
   it('removeFriends ends the friendship both ways and hides the status again', async () => {

@@ -49,7 +49,8 @@ describe('instances failing over', () => {
     const c = wsClient(at.url, await token(viewer!));
     clients.push(c);
     const sub = collect(c, FriendPresenceChangedDocument, {});
-    await waitFor(async () => ((await redis.client().pubsub('NUMSUB', keys.userChannel(userId))) as [string, number])[1] >= 1);
+    // Live once the viewer's route is in Redis: `userId`'s changes are routed to `at`'s inbox.
+    await waitFor(async () => (await redis.client().scard(keys.routes(viewer!))) >= 1);
     return sub;
   };
   const device = async (at: ServerProcess | ServerProcess[], userId: string) => {

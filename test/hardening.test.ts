@@ -261,7 +261,7 @@ describe('limits and abuse', () => {
     await ok(srv.url, AddFriendsDocument, { userId: 'flapper', friendIds: ['flapwatch'] }, await srv.token('svc', { service: true }));
     const watcher = wsClient(srv.url, await srv.token('flapwatch'));
     const seen = collect(watcher, FriendPresenceChangedDocument, {});
-    await waitFor(() => srv.app.engine.bus.channelCount() >= 1);
+    await waitFor(() => srv.app.router.size() >= 1); // the watcher's subscription is routed
     const token = await srv.token('flapper');
     const acks: unknown[] = [];
     // The attack of issue 12: reconnect one device over and over, alternating its status.
@@ -319,7 +319,7 @@ describe('limits and abuse', () => {
     expect(code).toBe(4403);
     const fresh = wsClient(srv.url, await srv.token('expiring'));
     const sub = collect(fresh, FriendPresenceChangedDocument, {});
-    await waitFor(() => srv.app.engine.bus.channelCount() >= 1);
+    await waitFor(() => srv.app.router.size() >= 1);
     expect(sub.errors).toEqual([]);
     await fresh.dispose();
   });

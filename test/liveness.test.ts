@@ -42,10 +42,10 @@ describe.each(engines)('liveness on the $name engine', (fixture) => {
     await befriend(viewer!, [userId]);
     const c = wsClient(srv.url, await srv.token(viewer!));
     clients.push(c);
-    const before = srv.app.engine.bus.channelCount();
+    const before = srv.app.router.size();
     const sub = collect(c, FriendPresenceChangedDocument, {});
-    // Live once it holds the watcher's friendship channel and the watched user's channel.
-    await waitFor(() => srv.app.engine.bus.channelCount() >= before + 2);
+    // Live once the watcher's route is registered: the watched user's changes are routed here.
+    await waitFor(() => srv.app.router.size() >= before + 1);
     return sub;
   };
   const statuses = (sub: Collected<FriendPresenceChangedSubscription>) => sub.events.map((e) => e.friendPresenceChanged.status);

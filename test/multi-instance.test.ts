@@ -9,10 +9,20 @@ import { startCluster } from './helpers/cluster.js';
 import { startRedis } from './helpers/redis.js';
 import { collect, waitFor, wsClient } from './helpers/ws.js';
 
-/** A Redis topology for two API processes, and how many subscribers a channel has across it. */
+const keys = createKeys('presence:', 65_536);
+
+/**
+ * A Redis topology for two API processes: how many instances hold a viewer's route, and which
+ * pub/sub channels exist across it (classic ones, and sharded ones on a cluster).
+ */
 interface Topology {
   name: string;
-  start(): Promise<{ env: Record<string, string>; numsub(channel: string): Promise<number>; stop(): Promise<void> }>;
+  start(): Promise<{
+    env: Record<string, string>;
+    routes(viewer: string): Promise<number>;
+    channels(): Promise<string[]>;
+    stop(): Promise<void>;
+  }>;
 }
 const topologies: Topology[] = [
   {
@@ -21,7 +31,8 @@ const topologies: Topology[] = [
       const redis = await startRedis();
       return {
         env: { REDIS_URL: redis.url },
-        numsub: async (channel) => ((await redis.client().pubsub('NUMSUB', channel)) as [string, number])[1],
+        routes: (viewer) => redis.client().scard(keys.routes(viewer)),
+        channels: async () => (await redis.client().pubsub('CHANNELS', 'presence:*')) as string[],
         stop: () => redis.stop(),
       };
     },
@@ -32,10 +43,18 @@ const topologies: Topology[] = [
       const cluster = await startCluster(3, 0);
       return {
         env: { REDIS_CLUSTER_NODES: cluster.seeds },
-        // Classic pub/sub: each subscriber is counted on the node its connection uses.
-        numsub: async (channel) => {
-          const counts = await Promise.all(cluster.nodes.map(async (n) => ((await cluster.client(n.port).pubsub('NUMSUB', channel)) as [string, number])[1]));
-          return counts.reduce((x, y) => x + y, 0);
+        routes: async (viewer) => cluster.client((await cluster.ownerOf(keys.routes(viewer))).primary).scard(keys.routes(viewer)),
+        // The inboxes are shard channels, each on the node owning its slot; no classic channel at all.
+        channels: async () => {
+          const per = await Promise.all(
+            cluster.nodes.map(async (n) => {
+              const c = cluster.client(n.port);
+              const classic = (await c.pubsub('CHANNELS', 'presence:*')) as string[];
+              const sharded = (await c.call('PUBSUB', 'SHARDCHANNELS', 'presence:*')) as string[];
+              return [...classic.map((x) => `classic ${x}`), ...sharded];
+            }),
+          );
+          return per.flat();
         },
         stop: () => cluster.stop(),
       };
@@ -48,9 +67,7 @@ describe.each(topologies)('fan-out across instances on $name', (topology) => {
   let redis: Awaited<ReturnType<Topology['start']>>;
   let a: ServerProcess;
   let b: ServerProcess;
-  const keys = createKeys('presence:', 65_536);
   const token = (sub: string, service = false) => signToken(TEST_SECRET, sub, { service });
-  const numsub = (channel: string) => redis.numsub(channel);
 
   beforeAll(async () => {
     redis = await topology.start();
@@ -66,7 +83,11 @@ describe.each(topologies)('fan-out across instances on $name', (topology) => {
     await ok(b.url, AddFriendsDocument, { userId: 'mi-viewer', friendIds: ['mi-friend'] }, await token('svc', true));
     const client = wsClient(a.url, await token('mi-viewer'));
     const sub = collect(client, FriendPresenceChangedDocument, {});
-    await waitFor(async () => (await numsub(keys.userChannel('mi-friend'))) === 1);
+    await waitFor(async () => (await redis.routes('mi-viewer')) === 1);
+    // One inbox per instance, whatever they hold: no channel per user.
+    const inboxes = await redis.channels();
+    expect(inboxes).toHaveLength(2);
+    expect(inboxes.every((c) => /^presence:\{i:[^}]+\}:inbox$/.test(c))).toBe(true);
 
     const friend = await token('mi-friend');
     const sequence = ['ONLINE', 'AWAY', 'BUSY', 'ONLINE', 'OFFLINE'] as const;
@@ -84,7 +105,7 @@ describe.each(topologies)('fan-out across instances on $name', (topology) => {
     await sub.take(sequence.length + 1);
     expect(sub.events.slice(sequence.length).map((e) => e.friendPresenceChanged.status)).toEqual(['AWAY']);
     await client.dispose();
-    await waitFor(async () => (await numsub(keys.userChannel('mi-friend'))) === 0);
+    await waitFor(async () => (await redis.routes('mi-viewer')) === 0);
   });
 
   it('both instances read the same state', async () => {

@@ -1,4 +1,5 @@
 import type { Client } from 'graphql-ws';
+import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AddFriendsDocument,
@@ -8,11 +9,31 @@ import {
   SetPresenceDocument,
   type PresenceStatus,
 } from './generated/graphql.js';
+import { createKeys } from '../src/engine/redis/keys.js';
 import { startApp, type TestServer } from './helpers/app.js';
+import type { RedisProcess } from './helpers/redis.js';
 import { engines } from './helpers/engines.js';
 import { userFactory } from './helpers/users.js';
 import { ok } from './helpers/graphql.js';
-import { collect, waitFor, wsClient } from './helpers/ws.js';
+import { collect, waitFor, wsClient, wsUrl } from './helpers/ws.js';
+
+/** A bare graphql-ws socket with one subscription: the frames exactly as a client receives them. */
+async function rawSubscription(httpUrl: string, token: string, query: string) {
+  const ws = new WebSocket(wsUrl(httpUrl), 'graphql-transport-ws');
+  const frames: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    ws.on('error', reject);
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+    ws.on('message', (m) => {
+      const text = String(m);
+      if (JSON.parse(text).type === 'connection_ack') {
+        ws.send(JSON.stringify({ id: 's1', type: 'subscribe', payload: { query } }));
+        resolve();
+      } else frames.push(text);
+    });
+  });
+  return { frames, close: () => ws.close() };
+}
 
 // Subscriptions over graphql-ws, run unchanged against every engine.
 describe.each(engines)('subscriptions on the $name engine', (fixture) => {
@@ -20,8 +41,7 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
   let teardown: () => Promise<void>;
   let clients: Client[] = [];
   const users = userFactory();
-  const set = async (userId: string, status: PresenceStatus) =>
-    ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId));
+  const set = async (userId: string, status: PresenceStatus) => ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId));
   const svc = () => srv.token('svc', { service: true });
   const befriend = async (userId: string, friendIds: string[]) => ok(srv.url, AddFriendsDocument, { userId, friendIds }, await svc());
   const connect = async (userId: string) => {
@@ -29,9 +49,16 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     clients.push(c);
     return c;
   };
-  const channels = () => srv.app.engine.bus.channelCount();
-  /** Resolves once this process holds `count` channels: the subscription is live. */
-  const subscribed = (count: number) => waitFor(() => channels() === count, 5_000, () => `channels: ${channels()}`);
+  const routed = () => srv.app.router.size();
+  /** Resolves once `count` subscriptions of this process are routed: they are live. */
+  const subscribed = (count: number) =>
+    waitFor(
+      () => routed() === count,
+      5_000,
+      () => `routed: ${routed()}`,
+    );
+  /** Pub/sub channels this process listens on: its inbox, however many subscriptions and friends. */
+  const channels = () => srv.app.engine.inbox.channelCount();
 
   beforeAll(async () => {
     const engine = await fixture.setup();
@@ -41,8 +68,9 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
   afterEach(async () => {
     await Promise.all(clients.map((c) => c.dispose()));
     clients = [];
-    // Every channel a finished test held is released.
+    // Every route a finished test held is released; the inbox stays the only channel.
     await subscribed(0);
+    expect(channels()).toBe(1);
   });
   afterAll(async () => {
     await srv?.stop();
@@ -53,7 +81,7 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     const [viewer, friend, stranger] = users('viewer', 'friend', 'stranger');
     await befriend(viewer!, [friend!]);
     const sub = collect(await connect(viewer!), FriendPresenceChangedDocument, {});
-    await subscribed(2); // the viewer's friendship channel + the friend's presence channel
+    await subscribed(1);
 
     await set(stranger!, 'ONLINE'); // not a friend: never delivered
     await set(friend!, 'ONLINE');
@@ -87,19 +115,17 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     await befriend(viewer!, [early!]);
     await set(late!, 'BUSY');
     const sub = collect(await connect(viewer!), FriendPresenceChangedDocument, {});
-    await subscribed(2);
+    await subscribed(1);
 
     await befriend(late!, [viewer!]); // late's status becomes visible: sent at once
-    await subscribed(3);
-    await set(late!, 'ONLINE');
+    await set(late!, 'ONLINE'); // routed to the viewer from now on, and ordered after the BUSY
     expect((await sub.take(2)).map((e) => [e.friendPresenceChanged.userId, e.friendPresenceChanged.status])).toEqual([
       [late, 'BUSY'],
       [late, 'ONLINE'],
     ]);
 
     await ok(srv.url, RemoveFriendsDocument, { userId: viewer!, friendIds: [late!] }, await svc());
-    await subscribed(2);
-    await set(late!, 'AWAY'); // no longer a friend: not delivered
+    await set(late!, 'AWAY'); // no longer a friend: not routed to the viewer
     await set(early!, 'ONLINE');
     await sub.take(3);
     expect(sub.events.slice(2).map((e) => [e.friendPresenceChanged.userId, e.friendPresenceChanged.status])).toEqual([[early, 'ONLINE']]);
@@ -109,7 +135,7 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     const [viewer, friend, stranger] = users('viewer', 'friend', 'stranger');
     await befriend(viewer!, [friend!]);
     const sub = collect(await connect(viewer!), PresenceChangedDocument, { ids: [stranger!, friend!, viewer!, friend!] });
-    await subscribed(3); // friendship + friend + self; nothing for the stranger
+    await subscribed(1); // one route for the viewer: friends' and own changes; nothing for the stranger
 
     await set(stranger!, 'ONLINE');
     await set(friend!, 'AWAY');
@@ -132,17 +158,98 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     expect(JSON.stringify(bad.errors)).toContain('BAD_USER_INPUT');
 
     const good = collect(client, PresenceChangedDocument, { ids: [friend!] });
-    await subscribed(2);
+    await subscribed(1);
     await set(friend!, 'ONLINE');
     expect((await good.take(1))[0]!.presenceChanged.status).toBe('ONLINE');
   });
 
-  it('fans one change out to many subscribers of the same user through one channel', async () => {
+  it('renders an event once per distinct selection on the instance; the wire frames are what clients always got', async () => {
+    const [friend, ...viewers] = users('friend', 'r1', 'r2', 'r3', 'r4');
+    await befriend(friend!, viewers);
+    const query = 'subscription { friendPresenceChanged { userId status } }';
+    const raws = await Promise.all(viewers.slice(0, 3).map(async (v) => rawSubscription(srv.url, await srv.token(v), query)));
+    const other = collect(await connect(viewers[3]!), FriendPresenceChangedDocument, {}); // another selection
+    await subscribed(4);
+    const rendered = async () => (await srv.app.metrics.rendered.get()).values[0]?.value ?? 0;
+    const before = await rendered();
+
+    await set(friend!, 'ONLINE');
+    await other.take(1);
+    await waitFor(() => raws.every((r) => r.frames.length === 1));
+    for (const r of raws) {
+      expect(r.frames[0]).toBe(
+        `{"id":"s1","type":"next","payload":{"data":{"friendPresenceChanged":{"userId":"${friend}","status":"ONLINE"}}}}`,
+      );
+    }
+    expect((await rendered()) - before).toBe(2); // one execution per selection, not one per subscriber
+    raws.forEach((r) => r.close());
+  });
+
+  it('fans one change out to many subscribers of the same user through one inbox', async () => {
     const [friend, ...viewers] = users('friend', 'v1', 'v2', 'v3', 'v4', 'v5');
     await befriend(friend!, viewers);
     const subs = await Promise.all(viewers.map(async (v) => collect(await connect(v), FriendPresenceChangedDocument, {})));
-    await subscribed(1 + viewers.length); // one shared channel for the friend + one friendship channel each
+    await subscribed(viewers.length);
+    expect(channels()).toBe(1); // no channel per followed user or per viewer: the instance's inbox
     await set(friend!, 'ONLINE');
     for (const sub of subs) expect((await sub.take(1))[0]!.friendPresenceChanged).toMatchObject({ userId: friend, status: 'ONLINE' });
   });
 });
+
+// PRESENCE_VISIBILITY=everyone: presenceChanged(ids) may name strangers, so it registers an
+// interest in each id; friendPresenceChanged stays routed through the viewer's friends.
+describe.each(engines.filter((e) => e.name !== 'redis-cluster'))(
+  'subscriptions under visibility=everyone on the $name engine',
+  (fixture) => {
+    let srv: TestServer;
+    let teardown: () => Promise<void>;
+    let redis: RedisProcess | null = null;
+    const users = userFactory();
+
+    beforeAll(async () => {
+      const engine = await fixture.setup();
+      teardown = engine.teardown;
+      redis = engine.redis;
+      srv = await startApp({ ...engine.env, PRESENCE_VISIBILITY: 'everyone' });
+    });
+    afterAll(async () => {
+      await srv?.stop();
+      await teardown?.();
+    });
+
+    it('presenceChanged(ids) streams strangers too; friendPresenceChanged only friends; both release what they registered', async () => {
+      const [viewer, friend, stranger] = users('viewer', 'friend', 'stranger');
+      await ok(srv.url, AddFriendsDocument, { userId: viewer!, friendIds: [friend!] }, await srv.token('svc', { service: true }));
+      const client = wsClient(srv.url, await srv.token(viewer!));
+      const ids = collect(client, PresenceChangedDocument, { ids: [stranger!, friend!] });
+      const friends = collect(client, FriendPresenceChangedDocument, {});
+      await waitFor(() => srv.app.router.size() === 2);
+      const set = async (userId: string, status: PresenceStatus) => ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId));
+
+      await set(stranger!, 'ONLINE');
+      await set(friend!, 'AWAY');
+      await set(stranger!, 'BUSY');
+      expect((await ids.take(3)).map((e) => [e.presenceChanged.userId, e.presenceChanged.status])).toEqual([
+        [stranger, 'ONLINE'],
+        [friend, 'AWAY'],
+        [stranger, 'BUSY'],
+      ]);
+      await set(friend!, 'ONLINE');
+      expect((await friends.take(2)).map((e) => [e.friendPresenceChanged.userId, e.friendPresenceChanged.status])).toEqual([
+        [friend, 'AWAY'],
+        [friend, 'ONLINE'],
+      ]);
+      expect(friends.events).toHaveLength(2);
+
+      await client.dispose();
+      await waitFor(() => srv.app.router.size() === 0);
+      if (redis) {
+        // The interest in each id and the viewer's route are released with the last subscription.
+        const keys = createKeys('presence:', srv.config.buckets);
+        await waitFor(
+          async () => (await redis!.client().exists(keys.watchers(stranger!), keys.watchers(friend!), keys.routes(viewer!))) === 0,
+        );
+      }
+    });
+  },
+);

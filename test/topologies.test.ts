@@ -37,7 +37,7 @@ describe('Redis failover under open subscriptions', () => {
     const client = wsClient(srv!.url, await srv!.token(viewer));
     clients.push(client);
     const sub = collect(client, FriendPresenceChangedDocument, {});
-    await waitFor(() => srv!.app.engine.bus.channelCount() === 2);
+    await waitFor(() => srv!.app.router.size() === 1);
     const set = async (status: PresenceStatus) => ok(srv!.url, SetPresenceDocument, { status }, await srv!.token(friend));
     const read = async () => (await ok(srv!.url, PresencesDocument, { ids: [friend] }, await srv!.token(viewer))).presence[0]!.status;
     return { friend, sub, set, read };
@@ -67,6 +67,10 @@ describe('Redis failover under open subscriptions', () => {
     await cluster.client(replica!).cluster('FAILOVER');
     await waitFor(async () => (await cluster.ownerOf(bucketKey)).primary === replica, 20_000);
     expect((await cluster.ownerOf(bucketKey)).primary).not.toBe(primary);
+    // A demoted primary drops its shard-channel subscribers: events are at-most-once until the
+    // instance's inbox probe finds its subscription gone and subscribes again (PRESENCE.md). From
+    // the moment the inbox is verified, every change is delivered, in order.
+    await waitFor(() => srv!.app.engine.inbox.verify(1_000), 20_000);
 
     await eventually(async () => {
       await set('AWAY');

@@ -46,7 +46,7 @@ describe('WebSocket authentication', () => {
     const { code, messages } = await closeCodeFor(await params());
     expect(code).toBe(expected);
     expect(messages).toEqual([]); // no connection_ack, no next, no error from a resolver
-    expect(srv.app.engine.bus.channelCount()).toBe(0);
+    expect(srv.app.router.size()).toBe(0);
   });
 
   it('codes a bad document on the socket like on HTTP, without HTTP-only extensions', async () => {
@@ -62,10 +62,10 @@ describe('WebSocket authentication', () => {
   it('acknowledges a valid token', async () => {
     const client = wsClient(srv.url, await srv.token('alice'));
     const sub = collect(client, FriendPresenceChangedDocument, {});
-    await waitFor(() => srv.app.engine.bus.channelCount() === 1); // alice's friendship channel
+    await waitFor(() => srv.app.router.size() === 1); // alice's route
     expect(sub.errors).toEqual([]);
     await client.dispose();
-    await waitFor(() => srv.app.engine.bus.channelCount() === 0);
+    await waitFor(() => srv.app.router.size() === 0);
   });
 });
 
@@ -92,7 +92,7 @@ describe('Server-Sent Events', () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/event-stream');
-    await waitFor(() => srv.app.engine.bus.channelCount() === 2, 5_000, () => `channels: ${srv.app.engine.bus.channelCount()}`);
+    await waitFor(() => srv.app.router.size() === 1); // an SSE stream is routed like a socket
 
     const friendToken = await srv.token('sse-friend');
     await ok(srv.url, SetPresenceDocument, { status: 'ONLINE' }, friendToken);
@@ -114,8 +114,8 @@ describe('Server-Sent Events', () => {
     }
     expect(events.map((e) => e.status)).toEqual(['ONLINE', 'BUSY']);
     abort.abort();
-    // Closing the HTTP stream releases the channels too.
-    await waitFor(() => srv.app.engine.bus.channelCount() === 0);
+    // Closing the HTTP stream releases its route too.
+    await waitFor(() => srv.app.router.size() === 0);
   });
 
   it('refuses an SSE subscription without a token', async () => {

@@ -83,10 +83,11 @@ describe('writes whose outcome is unknown (Redis stalled past the command timeou
   it('addFriends: applied although it failed; the retry converges and open subscriptions follow', async () => {
     const [alice, bob, carol] = users('alice', 'bob', 'carol');
     await ok(url, AddFriendsDocument, { userId: bob!, friendIds: [carol!] }, await svc());
+    const before = app.router.size();
     const watcher = wsClient(url, await token(bob!));
     clients.push(watcher);
     const sub = collect(watcher, FriendPresenceChangedDocument, {});
-    await waitFor(() => app.engine.bus.channelCount() >= 2); // bob's friendship channel, carol
+    await waitFor(() => app.router.size() > before); // bob's subscription is routed
 
     const admin = await svc();
     await stalled(() => request(url, AddFriendsDocument, { userId: alice!, friendIds: [bob!] }, admin));
@@ -111,10 +112,11 @@ describe('writes whose outcome is unknown (Redis stalled past the command timeou
     const [alice, bob, carol] = users('alice', 'bob', 'carol');
     const admin = await svc();
     await ok(url, AddFriendsDocument, { userId: bob!, friendIds: [alice!, carol!] }, admin);
+    const before = app.router.size();
     const watcher = wsClient(url, await token(bob!));
     clients.push(watcher);
     const sub = collect(watcher, FriendPresenceChangedDocument, {});
-    await waitFor(() => app.engine.bus.channelCount() >= 3); // bob's friendship channel, alice, carol
+    await waitFor(() => app.router.size() > before); // bob's subscription is routed
 
     await stalled(() => request(url, RemoveFriendsDocument, { userId: alice!, friendIds: [bob!] }, admin));
     expect(await friendsOf(alice!)).toEqual([]);
@@ -132,10 +134,11 @@ describe('writes whose outcome is unknown (Redis stalled past the command timeou
   it('setPresence and heartbeat: a retry after an unknown outcome leaves the state of one success, with one event', async () => {
     const [alice, bob] = users('alice', 'bob');
     await ok(url, AddFriendsDocument, { userId: bob!, friendIds: [alice!] }, await svc());
+    const before = app.router.size();
     const watcher = wsClient(url, await token(bob!));
     clients.push(watcher);
     const sub = collect(watcher, FriendPresenceChangedDocument, {});
-    await waitFor(() => app.engine.bus.channelCount() >= 2);
+    await waitFor(() => app.router.size() > before);
     const aliceToken = await token(alice!);
 
     await stalled(() => request(url, SetPresenceDocument, { status: 'BUSY', deviceId: 'phone' }, aliceToken));

@@ -1,5 +1,5 @@
 import type { StatusCode, StoredPresence } from '../presence.js';
-import type { Bus } from '../realtime/bus.js';
+import type { Inbox } from './bus.js';
 
 /** A stored record together with whether its owner counts the viewer as a friend. */
 export interface LoadedPresence {
@@ -44,25 +44,32 @@ export interface DeadInstance {
 }
 
 /**
- * The storage seam. Two implementations: `redis` (the real one, any topology) and `memory`
- * (one process, nothing installed). Both pass the same contract suites (test/contract.test.ts,
- * test/realtime.test.ts, test/liveness.test.ts).
- *
- * Every per-user operation is atomic and publishes the change on `bus` when the user's visible
- * status changes. All are idempotent, which is what makes takeover and sweeping safe to repeat.
+ * Where a user's changes must go: the instances holding open subscriptions (graphql-ws or SSE) of
+ * the viewers who may see them. Written by src/realtime as local subscriptions open and close; read
+ * by the engine itself on every write, which then publishes one message per instance inbox.
  */
-export interface PresenceEngine {
-  readonly kind: 'memory' | 'redis';
-  /** Where this engine's changes are published: subscriptions listen here. */
-  readonly bus: Bus;
+export interface RouteTable {
+  /**
+   * This instance holds (`held`) or no longer holds open subscriptions of each viewer: their
+   * friends' changes (and their own) are routed to it. Idempotent; one pipeline per Redis node.
+   */
+  route(instanceId: string, viewerIds: readonly string[], held: boolean): Promise<void>;
+  /**
+   * This instance wants (or no longer wants) each user's changes regardless of friendship
+   * (`presenceChanged(ids)` under visibility 'everyone'). Idempotent.
+   */
+  watch(instanceId: string, userIds: readonly string[], held: boolean): Promise<void>;
+  /** Drops every route and interest of an instance (it died, or changed its id). */
+  dropRoutes(instanceId: string): Promise<void>;
+}
 
+/** Presence records and device sessions (src/liveness drives them). */
+export interface PresenceStore {
   /**
    * Records for `ids`, in their order and length (duplicates allowed), plus friendship with
    * `viewerId` when it is given. One round trip per Redis node per call, however many ids.
    */
   load(viewerId: string | null, ids: readonly string[]): Promise<LoadedPresence[]>;
-
-  // ---- sessions (src/liveness) ----------------------------------------------------------------
   /** setPresence: OFFLINE ends the device session (or all); others set it, creating it if needed. */
   setStatus(userId: string, status: StatusCode, target: SessionTarget, ttlMs: number, nowMs: number): Promise<ChangeResult>;
   /**
@@ -84,8 +91,10 @@ export interface PresenceEngine {
   sweepRetention(cutoffMs: number, claimMs: number): Promise<number>;
   /** Users present now (exact). */
   onlineCount(): Promise<number>;
+}
 
-  // ---- instances (src/liveness) ---------------------------------------------------------------
+/** Instance leases and the socket sessions each instance holds (src/liveness). */
+export interface InstanceRegistry {
   /** Joins (`register`) or renews the instance's lease; false when it was lost to a takeover. */
   renewLease(instanceId: string, leaseMs: number, register: boolean): Promise<boolean>;
   /** Records that `instanceId` holds (or no longer holds) a socket session, for takeover. */
@@ -94,23 +103,42 @@ export interface PresenceEngine {
   claimDeadInstances(self: string, leaseMs: number, claimMs: number): Promise<DeadInstance[]>;
   /** The socket sessions a (dead) instance held. */
   sessionsOf(instanceId: string): Promise<HeldSession[]>;
-  /** Drops a taken-over instance's bookkeeping. */
+  /** Drops a taken-over instance's bookkeeping, its routes included. */
   forgetInstance(instanceId: string): Promise<void>;
+}
 
-  // ---- limits ---------------------------------------------------------------------------------
+export interface RateLimiter {
   /**
    * Counts one call against `key` in a fixed window shared by every instance. `allowed` is false
    * once more than `count` calls fell in the current window; `retryAfterMs` is when it ends.
    */
   hit(key: string, count: number, windowMs: number): Promise<{ allowed: boolean; retryAfterMs: number }>;
+}
 
-  // ---- friends --------------------------------------------------------------------------------
+export interface FriendGraph {
   /** The user's friends, sorted. */
   friendsOf(userId: string): Promise<string[]>;
-  /** Makes each pair mutual friends and publishes the change to both sides; returns how many pairs were new. */
+  /**
+   * Makes each pair mutual friends and routes the change to both sides; returns how many pairs
+   * were new. Throws FriendLimitError, storing nothing, when either side would pass the cap.
+   */
   addFriends(userId: string, friendIds: readonly string[]): Promise<number>;
   /** Ends each friendship (both directions); returns how many pairs existed. */
   removeFriends(userId: string, friendIds: readonly string[]): Promise<number>;
+}
 
+/**
+ * The storage seam, as ports named for their jobs. Two implementations: `redis` (the real one, any
+ * topology) and `memory` (one process, nothing installed). Both pass the same contract suites
+ * (test/contract.test.ts, test/realtime.test.ts, test/liveness.test.ts).
+ *
+ * Every per-user operation is atomic. When a user's visible status changes, the engine itself
+ * routes the change (RouteTable) to the inbox of every instance holding a viewer who may see it,
+ * before the operation resolves. All are idempotent, which makes takeover and sweeping safe to repeat.
+ */
+export interface PresenceEngine extends PresenceStore, InstanceRegistry, RateLimiter, FriendGraph, RouteTable {
+  readonly kind: 'memory' | 'redis';
+  /** Where this instance receives the changes routed to it (src/engine/bus.ts). */
+  readonly inbox: Inbox;
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { LivenessConfig } from '../config.js';
-import type { HeldSession, PresenceEngine } from '../engine/types.js';
+import type { HeldSession, InstanceRegistry, PresenceStore } from '../engine/types.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { StatusCode } from '../presence.js';
@@ -36,7 +36,18 @@ export interface Liveness {
  *   sweeps the due ones, each user claimed atomically by one sweeper.
  * Every step is idempotent, so a repeated or concurrent sweep publishes each OFFLINE once.
  */
-export function createLiveness(engine: PresenceEngine, cfg: LivenessConfig, logger: Logger, metrics: Metrics): Liveness {
+export interface LivenessHooks {
+  /** The instance registered again under `next` after its lease was lost (realtime moves its inbox). */
+  reclaimed?(previous: string, next: string): Promise<void>;
+}
+
+export function createLiveness(
+  engine: PresenceStore & InstanceRegistry,
+  cfg: LivenessConfig,
+  logger: Logger,
+  metrics: Metrics,
+  hooks: LivenessHooks = {},
+): Liveness {
   /** Changes when a lost lease forces a re-registration: old owners then belong to a dead id. */
   let instanceId = randomUUID();
   let connections = 0;
@@ -93,6 +104,7 @@ export function createLiveness(engine: PresenceEngine, cfg: LivenessConfig, logg
     instanceId = randomUUID();
     logger.warn({ previous: old, instanceId, sessions: held.size }, 'lease lost (instance was unresponsive); re-registering sessions');
     await engine.renewLease(instanceId, cfg.leaseMs, true);
+    await hooks.reclaimed?.(old, instanceId).catch((err: Error) => logger.warn({ err: err.message }, 'could not move the routes'));
     for (const s of [...held.values()]) {
       if (!held.has(s.owner)) continue; // closed meanwhile
       // The session object itself moves to the new owner: the socket holding it closes it later

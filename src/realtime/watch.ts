@@ -1,8 +1,10 @@
 import { Repeater, SlidingBuffer } from '@repeaterjs/repeater';
-import type { Context } from '../context.js';
+import type { Visibility } from '../config.js';
+import type { FriendshipChange } from '../engine/bus.js';
+import type { PresenceStore } from '../engine/types.js';
+import type { Metrics } from '../metrics.js';
 import { project, Status, statusName, type PresenceChange, type PresenceView, type StatusCode } from '../presence.js';
-import type { BusSubscription, FriendshipChange } from './bus.js';
-import type { Followed, Watcher } from './hub.js';
+import type { Delivery, Router } from './router.js';
 
 /**
  * Events one subscriber may receive before the oldest unread ones are dropped. graphql-ws reads
@@ -11,115 +13,139 @@ import type { Followed, Watcher } from './hub.js';
  */
 const BUFFER = 1_000;
 
+/**
+ * One view per routed change, relation and visibility, shared by every subscription of this
+ * instance that shows it: the same object reaches each stream, so it is rendered once per
+ * selection (src/plugins/render-once.ts). Held weakly: it goes with the change.
+ */
+const views = new WeakMap<PresenceChange, Map<string, PresenceView>>();
+function sharedView(c: PresenceChange, relation: 'self' | 'friend', visibility: Visibility): PresenceView {
+  let byKey = views.get(c);
+  if (!byKey) views.set(c, (byKey = new Map()));
+  const key = `${relation}:${visibility}`;
+  let v = byKey.get(key);
+  // An online user's lastActiveAt is the moment of the event: t, or now for a hidden move (h > 0),
+  // whose t is the moment the user vanished (only the user sees such an event).
+  if (!v) byKey.set(key, (v = project(c.userId, { status: c.status, t: c.t, sticky: 0, h: c.h ?? 0 }, relation, visibility, c.h ? Date.now() : c.t)));
+  return v;
+}
+
 export type WatchTarget = { kind: 'friends' } | { kind: 'ids'; ids: readonly string[] };
+
+/** What a subscription needs, and nothing of the request that opened it. */
+export interface WatchDeps {
+  router: Router;
+  /** Reads records as the viewer may (engine PresenceStore.load): a friend added mid-stream. */
+  load: PresenceStore['load'];
+  visibility: Visibility;
+  metrics: Pick<Metrics, 'subscriptions' | 'delivered' | 'deliveryLag'>;
+}
 
 /**
  * The stream behind friendPresenceChanged and presenceChanged: what this viewer may see change,
  * once per visible change, in order, never for a change they may not see.
  *
- * Only users whose status the viewer may see are followed (self and friends; everyone under
- * PRESENCE_VISIBILITY=everyone), through the instance's hub; strangers cost nothing. The viewer's
- * own friendship channel keeps that set current while the stream is open. Everything that changes
- * the followed set runs on one serial chain, so a friendship change racing the initial load can
- * neither be lost nor leave a stale follow behind. When the client completes or disconnects,
- * Repeater resolves `stop` and every channel is released.
+ * Routing decides who receives what (src/engine/routing.ts): a writer sends a change to the
+ * instances of the user's friends and of the user themselves, so a subscription registers its
+ * viewer once (router.join) and needs no list of whom to follow. friendPresenceChanged takes
+ * every routed change but the viewer's own; presenceChanged(ids) takes those of its ids. Under
+ * PRESENCE_VISIBILITY=everyone, presenceChanged(ids) registers an interest in each id instead
+ * (router.watch), since strangers are visible too. Friendship changes arrive through the same
+ * route: a new friend's current status is sent unless it reads OFFLINE; a removed one is no longer
+ * routed here. When the client completes or disconnects, Repeater resolves `stop` and the route is
+ * released.
  *
- * Memory matters here (one of these per open subscription): per followed user it keeps one Set
- * entry, plus the last status sent once that user has changed.
+ * Memory per open subscription: the last status sent, per user who changed while it was open.
  */
-export function watchPresence(ctx: Context, target: WatchTarget): AsyncIterable<PresenceView> {
-  const viewerId = ctx.viewer!.userId;
-  const { hub, metrics } = ctx;
-  const everyone = ctx.config.visibility === 'everyone';
+export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTarget): AsyncIterable<PresenceView> {
+  const { router, metrics } = deps;
+  const everyone = deps.visibility === 'everyone';
+  const wanted = target.kind === 'ids' ? new Set(target.ids) : null;
+  /** Whether this subscription shows `userId`'s changes (routing already limits them to visible ones). */
+  const shows = (userId: string) => (wanted ? wanted.has(userId) : userId !== viewerId);
 
   return new Repeater<PresenceView>(async (push, stop) => {
     metrics.subscriptions.inc();
-    const followed = new Set<Followed>();
     /** Last status sent per user (`version * 8 + code`): filters repeats, even after a lost event. */
-    const shown = new Map<Followed, number>();
-    const wanted = target.kind === 'ids' ? new Set(target.ids) : null;
-    let stopped = false;
+    // Both created on first use: most idle subscriptions never need them (memory per socket).
+    let shown: Map<string, number> | undefined;
+    /**
+     * Friends removed while the stream is open: a change routed before the removal (by another
+     * instance, so possibly arriving after it) is not shown. Re-adding them clears the mark.
+     */
+    let removed: Set<string> | undefined;
 
-    // Followed users are self or friends (or anyone under 'everyone', where a friend and a
-    // stranger read the same), so 'friend' is the right relation for everyone but the viewer.
+    // Routed users are self or friends (or anyone under 'everyone', where a friend and a stranger
+    // read the same), so 'friend' is the right relation for everyone but the viewer.
     // An online user's lastActiveAt is the moment of the event: t, or now for a hidden move (h > 0),
     // whose t is the moment the user vanished (only the user sees such an event).
     const view = (userId: string, status: StatusCode, t: number, h = 0) =>
-      project(userId, { status, t, sticky: 0, h }, userId === viewerId ? 'self' : 'friend', ctx.config.visibility, h ? Date.now() : t);
+      project(userId, { status, t, sticky: 0, h }, userId === viewerId ? 'self' : 'friend', deps.visibility, h ? Date.now() : t);
 
-    const emit = (f: Followed, next: PresenceView, before: PresenceView['status']) => {
-      const last = shown.get(f);
+    const emit = (userId: string, next: PresenceView, before: PresenceView['status']) => {
+      const last = shown?.get(userId);
       if (last !== undefined && next.version <= Math.floor(last / 8)) return; // stale or repeated
       if ((last === undefined ? before : statusName(last % 8)) === next.status) return; // nothing visible changed
-      shown.set(f, next.version * 8 + Status[next.status]);
+      (shown ??= new Map()).set(userId, next.version * 8 + Status[next.status]);
       metrics.delivered.inc();
       metrics.deliveryLag.observe(Math.max(0, Date.now() - next.version) / 1000);
       void push(next);
     };
 
-    const watcher: Watcher = {
-      onChange: (c: PresenceChange, f: Followed) => emit(f, view(c.userId, c.status, c.t, c.h), view(c.userId, c.prev, c.t).status),
-    };
-    /** Our entry for `userId`, if we follow them (the hub's entry: its id string is not copied). */
-    const mine = (userId: string) => {
-      const f = hub.get(userId);
-      return f && followed.has(f) ? f : undefined;
-    };
-    const follow = async (userId: string) => {
-      if (stopped) return;
-      const { followed: f, ready } = hub.follow(userId, watcher);
-      followed.add(f);
-      await ready.catch((err) => stop(err));
-    };
-    const unfollow = (f: Followed) => {
-      followed.delete(f);
-      shown.delete(f);
-      hub.unfollow(f, watcher);
-    };
-
+    // A friendship change reads the new friend's record before announcing it; changes arriving
+    // meanwhile wait behind it, so events leave in the order they were routed.
     let chain: Promise<unknown> = Promise.resolve();
-    const serial = (step: () => Promise<void>) => {
-      chain = chain.then(() => (stopped ? undefined : step())).catch((err) => stop(err));
+    let queued = 0;
+    let stopped = false;
+    const serial = (step: () => Promise<void> | void) => {
+      queued++;
+      chain = chain
+        .then(() => (stopped ? undefined : step()))
+        .catch((err) => stop(err))
+        .finally(() => queued--);
+    };
+    const show = (c: PresenceChange) => {
+      if (removed?.has(c.userId)) return;
+      const relation = c.userId === viewerId ? 'self' : 'friend';
+      emit(c.userId, sharedView(c, relation, deps.visibility), view(c.userId, c.prev, c.t).status);
     };
 
-    const onFriendship = (change: FriendshipChange) =>
-      serial(async () => {
-        for (const id of change.removed) {
-          const f = mine(id);
-          // A former friend is simply no longer followed; their status reads OFFLINE from now on.
-          if (f && id !== viewerId) unfollow(f);
-        }
-        const added = change.added.filter((id) => (!wanted || wanted.has(id)) && !mine(id));
-        if (added.length === 0) return;
-        await Promise.all(added.map(follow));
-        // The new friend's real status becomes visible: announce it unless it reads OFFLINE.
-        const loaded = await ctx.engine.load(viewerId, added);
-        loaded.forEach((l, i) => {
-          const f = mine(added[i]!);
-          if (f && l.record) emit(f, view(added[i]!, l.record.status, l.record.t), 'OFFLINE');
-        });
-      });
+    const delivery: Delivery = {
+      presence: (c: PresenceChange) => {
+        if (!shows(c.userId)) return;
+        if (queued > 0) serial(() => show(c));
+        else show(c);
+      },
+      friendship: (change: FriendshipChange) =>
+        serial(async () => {
+          // A former friend is no longer routed here; their status reads OFFLINE from now on.
+          for (const id of change.removed) {
+            shown?.delete(id);
+            (removed ??= new Set()).add(id);
+          }
+          for (const id of change.added) removed?.delete(id);
+          const added = change.added.filter(shows);
+          if (added.length === 0) return;
+          // The new friend's real status becomes visible: announce it unless it reads OFFLINE.
+          const loaded = await deps.load(viewerId, added);
+          loaded.forEach((l, i) => {
+            const id = added[i]!;
+            if (l.record) emit(id, view(id, l.record.status, l.record.t, l.record.h), 'OFFLINE');
+          });
+        }),
+    };
 
-    // Friendship channel first, then the initial set: a change in between is queued, not lost.
-    const friendship: Promise<BusSubscription> | null = everyone ? null : hub.friendship(viewerId, onFriendship);
-    serial(async () => {
-      await friendship;
-      let ids: string[];
-      if (target.kind === 'friends') {
-        ids = await ctx.engine.friendsOf(viewerId);
-      } else {
-        const unique = [...new Set(target.ids)];
-        const loaded = everyone ? null : await ctx.engine.load(viewerId, unique);
-        ids = unique.filter((id, i) => !loaded || id === viewerId || loaded[i]!.friend);
-      }
-      await Promise.all(ids.map(follow));
-    });
+    // Under 'everyone', presenceChanged(ids) watches its ids (friends or not); everything else is
+    // routed through the viewer.
+    const watching = everyone && wanted ? [...wanted] : null;
+    const registered = watching ? router.watch(watching, delivery) : router.join(viewerId, delivery);
+    registered.catch((err) => stop(err));
 
     await stop;
     stopped = true;
     await chain.catch(() => {});
-    for (const f of [...followed]) unfollow(f);
-    await friendship?.then((s) => s.release(), () => {});
+    if (watching) router.unwatch(watching, delivery);
+    else router.leave(viewerId, delivery);
     metrics.subscriptions.dec();
   }, new SlidingBuffer(BUFFER));
 }

@@ -1,4 +1,4 @@
-import { badInput } from '../errors.js';
+import { badInput, ErrorCode, FriendLimitError, presenceError } from '../errors.js';
 import { assertId, assertIds } from '../ids.js';
 import { builder } from './builder.js';
 import { PresenceRef } from './presence.js';
@@ -30,14 +30,18 @@ function friendArgs(userId: string, friendIds: readonly (string | number)[], max
 
 builder.mutationFields((t) => ({
   addFriends: t.int({
-    description: 'Makes userId and each friend mutual friends (service tokens only). Returns how many friendships were created.',
+    description: 'Makes userId and each friend mutual friends (service tokens only). Returns how many friendships were created. Past PRESENCE_MAX_FRIENDS on either side: LIMIT_EXCEEDED, and nothing is stored.',
     authScopes: { service: true },
     args: { userId: t.arg.id({ required: true }), friendIds: t.arg.idList({ required: true }) },
-    resolve: (_root, args, ctx) =>
-      ctx.engine.addFriends(
-        String(args.userId),
-        friendArgs(String(args.userId), args.friendIds, ctx.config.maxIds, ctx.config.maxIdLength),
-      ),
+    resolve: async (_root, args, ctx) => {
+      const ids = friendArgs(String(args.userId), args.friendIds, ctx.config.maxIds, ctx.config.maxIdLength);
+      try {
+        return await ctx.engine.addFriends(String(args.userId), ids);
+      } catch (err) {
+        if (err instanceof FriendLimitError) throw presenceError(ErrorCode.LimitExceeded, err.message);
+        throw err;
+      }
+    },
   }),
   removeFriends: t.int({
     description: 'Ends the friendship of userId with each friend (service tokens only). Returns how many were removed.',

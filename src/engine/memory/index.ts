@@ -2,13 +2,15 @@ import {
   effectiveStatus,
   nextRecord,
   Status,
+  type PresenceChange,
   type Session,
   type StatusCode,
   type Sticky,
   type StoredPresence,
 } from '../../presence.js';
-import { announceFriendship, createMemoryBus } from '../../realtime/bus.js';
-import { SessionLimitError } from '../../errors.js';
+import { FriendLimitError, SessionLimitError } from '../../errors.js';
+import { createMemoryBus } from '../bus.js';
+import { friendshipEntries, planFriendship, planPresence } from '../routing.js';
 import type { ChangeResult, PresenceEngine } from '../types.js';
 
 type Activity = typeof Status.ONLINE | typeof Status.AWAY;
@@ -19,12 +21,29 @@ type Activity = typeof Status.ONLINE | typeof Status.AWAY;
  * effectiveStatus and nextRecord) and passes the same contract suites; it is alone, so instance
  * leases and takeovers have nothing to do, and it forgets everything on restart.
  */
-export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUser?: number }): PresenceEngine {
+export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUser?: number; maxFriendsPerUser?: number }): PresenceEngine {
   const maxSessions = opts.maxSessionsPerUser ?? 32;
+  const maxFriends = opts.maxFriendsPerUser ?? 5_000;
   const records = new Map<string, StoredPresence>();
   const sessions = new Map<string, Map<string, Session>>();
   const friends = new Map<string, Set<string>>();
   const bus = createMemoryBus();
+  /** The routing table, as the Redis engine keeps it: viewer -> instances, user -> watching instances. */
+  const routes = new Map<string, Set<string>>();
+  const watchers = new Map<string, Set<string>>();
+  const toggle = (table: Map<string, Set<string>>, key: string, instanceId: string, held: boolean) => {
+    let set = table.get(key);
+    if (held) {
+      if (!set) table.set(key, (set = new Set()));
+      set.add(instanceId);
+    } else if (set?.delete(instanceId) && set.size === 0) table.delete(key);
+  };
+  const routesOf = (viewerId: string) => [...(routes.get(viewerId) ?? [])];
+  const route = async (c: PresenceChange) =>
+    bus.send(planPresence([c], [[...(friends.get(c.userId) ?? []), c.userId]], routesOf, opts.friendship ? [] : [[...(watchers.get(c.userId) ?? [])]]));
+  const routeFriendship = async (userId: string, changed: string[], kind: 'added' | 'removed') => {
+    if (changed.length) await bus.send(planFriendship(friendshipEntries(userId, changed, kind), routesOf));
+  };
   const windows = new Map<string, { n: number; endsAt: number }>();
   /** Users present now, kept exact on every change (O(1) to read, like the Redis counters). */
   let online = 0;
@@ -63,10 +82,7 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
     const present = (r: StoredPresence | null) => r !== null && r.status !== Status.OFFLINE;
     if (present(prev) !== present(next)) online += present(next) ? 1 : -1;
     const changed = prev?.status !== next.status && !(prev === null && next.status === Status.OFFLINE);
-    if (changed) {
-      const h = next.h ? { h: next.h } : {};
-      await bus.publish('presence', userId, { userId, prev: prev?.status ?? 0, status: next.status, t: next.t, ...h });
-    }
+    if (changed) await route({ userId, prev: prev?.status ?? 0, status: next.status, t: next.t, ...(next.h ? { h: next.h } : {}) });
     return { record: next, changed };
   };
   const activityOf = (s: StatusCode | null | undefined): Activity | null =>
@@ -74,7 +90,7 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
 
   return {
     kind: 'memory',
-    bus,
+    inbox: bus,
 
     async load(viewerId, ids) {
       const mine = viewerId !== null && opts.friendship ? friends.get(viewerId) : undefined;
@@ -182,6 +198,10 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
     },
 
     async addFriends(userId, friendIds) {
+      const fresh = friendIds.filter((f) => !friends.get(userId)?.has(f));
+      const over = fresh.filter((f) => (friends.get(f)?.size ?? 0) + 1 > maxFriends);
+      if ((friends.get(userId)?.size ?? 0) + fresh.length > maxFriends) over.unshift(userId);
+      if (over.length) throw new FriendLimitError(`at most ${maxFriends} friends per user (${over.slice(0, 3).join(', ')} would pass it)`);
       const created: string[] = [];
       for (const f of friendIds) {
         if (!setOf(userId).has(f)) created.push(f);
@@ -189,7 +209,7 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
         setOf(f).add(userId);
       }
       // Every pair asked for, like the Redis engine (a retry repairs open subscriptions).
-      await announceFriendship(bus, userId, [...friendIds], 'added');
+      await routeFriendship(userId, [...friendIds], 'added');
       return created.length;
     },
 
@@ -199,8 +219,18 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
         if (friends.get(userId)?.delete(f)) removed.push(f);
         friends.get(f)?.delete(userId);
       }
-      await announceFriendship(bus, userId, [...friendIds], 'removed');
+      await routeFriendship(userId, [...friendIds], 'removed');
       return removed.length;
+    },
+
+    async route(instanceId, viewerIds, held) {
+      for (const v of viewerIds) toggle(routes, v, instanceId, held);
+    },
+    async watch(instanceId, userIds, held) {
+      for (const u of userIds) toggle(watchers, u, instanceId, held);
+    },
+    async dropRoutes(instanceId) {
+      for (const table of [routes, watchers]) for (const key of [...table.keys()]) toggle(table, key, instanceId, false);
     },
 
     async close() {

@@ -8,11 +8,16 @@ export type RedisClient = Redis | Cluster;
 export interface RedisConnectOptions {
   /** A command not answered in this time fails instead of hanging a request. @default 5_000 // 5 s */
   commandTimeoutMs?: number;
+  /**
+   * Cluster only: SSUBSCRIBE through one subscriber connection per primary, which ioredis moves
+   * and resubscribes after failovers and slot moves (the inbox subscriber). @default false
+   */
+  shardedSubscribers?: boolean;
 }
 
 /**
  * A new client for the configured topology. Presence opens three (commands, publishing,
- * subscribing) because a subscribed connection can run nothing else and a publish must never
+ * subscribing to its inbox) because a subscribed connection can run nothing else and a publish must never
  * queue behind a slow read.
  */
 export function connectRedis(topology: RedisTopology, opts: RedisConnectOptions = {}): RedisClient {
@@ -40,6 +45,7 @@ export function connectRedis(topology: RedisTopology, opts: RedisConnectOptions 
       return new Cluster(topology.nodes, {
         redisOptions: common,
         clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+        shardedSubscribers: opts.shardedSubscribers ?? false,
       });
   }
 }

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
-import { decodeRecord, type StatusCode, type StoredPresence } from '../../presence.js';
-import { announceFriendship, type Bus } from '../../realtime/bus.js';
-import { SessionLimitError } from '../../errors.js';
+import { decodeRecord, type PresenceChange, type StatusCode, type StoredPresence } from '../../presence.js';
+import { FriendLimitError, SessionLimitError } from '../../errors.js';
+import type { Inbox, Outbox } from '../bus.js';
+import { friendshipEntries, planFriendship, planPresence } from '../routing.js';
 import type { ChangeResult, LoadedPresence, PresenceEngine } from '../types.js';
 import { batch, type Command, type RedisClient } from './connect.js';
 import { createKeys, type RedisKeys } from './keys.js';
@@ -12,12 +13,22 @@ export interface RedisEngineOptions {
   client: RedisClient;
   prefix: string;
   buckets: number;
-  /** When false, load() skips the friendship lookup (visibility 'everyone'). */
+  /**
+   * When false (visibility 'everyone'), load() skips the friendship lookup and writers also read
+   * who watches the changed user (presenceChanged(ids) interest registrations).
+   */
   friendship: boolean;
-  /** Pub/sub over the publisher and subscriber connections (src/realtime/bus.ts). */
-  bus: Bus;
+  /** The instance inboxes over the publisher and subscriber connections (engine/bus.ts). */
+  bus: Inbox & Outbox;
   /** Device sessions one user may hold. @default 32 */
   maxSessionsPerUser?: number;
+  /** Friends one user may have. @default 5_000 */
+  maxFriendsPerUser?: number;
+  /**
+   * A change was stored but its fan-out failed (Redis unreachable between the two): the event is
+   * lost for its viewers (at-most-once, PRESENCE.md) and the write still stands.
+   */
+  onFanoutError?: (err: Error) => void;
 }
 
 /**
@@ -28,10 +39,15 @@ const SWEEP_LIMIT = 500;
 const SWEEP_RETRY_MS = 5_000;
 /** Buckets scanned per retention round trip. @default 128 */
 const RETENTION_BATCH = 128;
+/** Changes of one sweep routed per group of pipelines. @default 50 */
+const ROUTE_BATCH = 50;
 
 type Arg = string | Buffer | number;
+/** The PRESENCE script's reply: changed, status, t, sticky, previous status. */
+/** PRESENCE's reply: changed, status, t, sticky, hidden moves, previous status (when changed). */
+type Reply = [number, number, string, number, number, number?];
 type Scripted = {
-  presence(...args: Arg[]): Promise<[number, number, string, number, number]>;
+  presence(...args: Arg[]): Promise<Reply>;
   claimDue(key: string, ...args: Arg[]): Promise<string[]>;
   renewLease(key: string, ...args: Arg[]): Promise<number>;
   claimDead(...args: Arg[]): Promise<string[]>;
@@ -61,26 +77,93 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     op,
     keys.locate(userId).field,
     userId,
-    keys.userChannel(userId),
-    JSON.stringify(userId),
     Math.floor(nowMs),
     maxSessions,
   ];
-  const result = ([changed, status, t, sticky, h]: [number, number, string, number, number]): ChangeResult => {
+  const result = ([changed, status, t, sticky, h]: Reply): ChangeResult => {
     if (changed === -1) throw new SessionLimitError(`at most ${maxSessions} device sessions per user`);
     if (t === '0' && status === 0 && sticky === 0) return { changed: false, record: null };
     const record: StoredPresence = { status: status as StatusCode, t: Number(t), sticky: sticky as 0 };
     if (h > 0) record.h = h;
     return { changed: changed === 1, record };
   };
-  const run = async (op: string, userId: string, nowMs: number, ...rest: Arg[]) =>
-    result(await scripted.presence(...presenceArgs(op, userId, nowMs), ...rest));
+  const changeOf = (userId: string, reply: Reply): PresenceChange | null =>
+    reply[0] === 1
+      ? { userId, prev: (reply[5] ?? 0) as StatusCode, status: reply[1] as StatusCode, t: Number(reply[2]), ...(reply[4] ? { h: reply[4] } : {}) }
+      : null;
+  const run = async (op: string, userId: string, nowMs: number, ...rest: Arg[]) => {
+    const reply = await scripted.presence(...presenceArgs(op, userId, nowMs), ...rest);
+    const out = result(reply);
+    const change = changeOf(userId, reply);
+    if (change) await routeChanges([change]);
+    return out;
+  };
+
+  const fanout = async (work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (err) {
+      if (!opts.onFanoutError) throw err;
+      opts.onFanoutError(err as Error);
+    }
+  };
+  /**
+   * Routes stored changes: the users' friends (one pipeline), then the routes of every viewer and,
+   * under visibility 'everyone', who watches each user (one pipeline per Redis node), then one
+   * message per instance inbox. Three round trips after the write, whatever the friend count.
+   */
+  const routeChanges = (changes: PresenceChange[]) =>
+    fanout(async () => {
+      const friendLists = (await batch(
+        client,
+        changes.map((c) => ['smembers', keys.friends(c.userId)] as Command),
+      )) as string[][];
+      const viewers = changes.map((c, i) => [...friendLists[i]!, c.userId]);
+      const distinct = [...new Set(viewers.flat())];
+      const commands: Command[] = distinct.map((v) => ['smembers', keys.routes(v)]);
+      const watch = !opts.friendship;
+      if (watch) for (const c of changes) commands.push(['smembers', keys.watchers(c.userId)]);
+      const replies = (await batch(client, commands)) as string[][];
+      const routes = new Map(distinct.map((v, i) => [v, replies[i]!]));
+      const watchers = watch ? replies.slice(distinct.length) : [];
+      await bus.send(planPresence(changes, viewers, (v) => routes.get(v) ?? [], watchers));
+    });
+  /** Routes a friendship change to both sides' instances. */
+  const routeFriendship = (userId: string, changed: string[], kind: 'added' | 'removed') =>
+    fanout(async () => {
+      if (changed.length === 0) return;
+      const entries = friendshipEntries(userId, changed, kind);
+      const replies = (await batch(
+        client,
+        entries.map((e) => ['smembers', keys.routes(e.to)] as Command),
+      )) as string[][];
+      const routes = new Map(entries.map((e, i) => [e.to, replies[i]!]));
+      await bus.send(planFriendship(entries, (v) => routes.get(v) ?? []));
+    });
+  /** Adds or removes `instanceId` in each key's set, and the members in the instance's index. */
+  const register = async (index: string, keyOf: (id: string) => string, instanceId: string, ids: readonly string[], held: boolean) => {
+    if (ids.length === 0) return;
+    const op = held ? 'sadd' : 'srem';
+    await batch(client, [[op, index, ...ids], ...ids.map((id) => [op, keyOf(id), instanceId] as Command)]);
+  };
+  /** Drops every route and interest of `instanceId`, in chunks, then its indexes. */
+  const dropRoutes = async (instanceId: string) => {
+    for (const [index, keyOf] of [
+      [keys.instanceRoutes(instanceId), keys.routes],
+      [keys.instanceWatches(instanceId), keys.watchers],
+    ] as const) {
+      const ids = await client.smembers(index);
+      for (let i = 0; i < ids.length; i += 1_000) await register(index, keyOf, instanceId, ids.slice(i, i + 1_000), false);
+      await client.del(index);
+    }
+  };
+  const maxFriends = opts.maxFriendsPerUser ?? 5_000;
   const code = (s: StatusCode | null) => (s === null ? '' : String(s));
 
   return {
     kind: 'redis',
     keys,
-    bus,
+    inbox: bus,
 
     async load(viewerId, ids) {
       // One HMGET per bucket plus one SMISMEMBER, sent together: a single round trip per node.
@@ -130,10 +213,13 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
       )) as string[][];
       const users = due.flat();
       if (users.length === 0) return 0;
-      await batch(
+      const replies = (await batch(
         client,
         users.map((u) => ['presence', ...presenceArgs('expire', u, nowMs)] as Command),
-      );
+      )) as Reply[];
+      const changes = users.flatMap((u, i) => changeOf(u, replies[i]!) ?? []);
+      // Routed in groups, so one sweep's pipelines stay bounded (friends x users).
+      for (let i = 0; i < changes.length; i += ROUTE_BATCH) await routeChanges(changes.slice(i, i + ROUTE_BATCH));
       return users.length;
     },
 
@@ -193,6 +279,7 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     },
 
     async forgetInstance(instanceId) {
+      await dropRoutes(instanceId);
       await client.del(keys.instanceSessions(instanceId));
       await batch(client, [
         ['zrem', keys.instancesDead, instanceId],
@@ -210,8 +297,33 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
       return ids.sort();
     },
 
-    addFriends: (userId, friendIds) => mutateFriendship(client, keys, bus, 'sadd', userId, friendIds),
-    removeFriends: (userId, friendIds) => mutateFriendship(client, keys, bus, 'srem', userId, friendIds),
+    async addFriends(userId, friendIds) {
+      if (friendIds.length === 0) return 0;
+      // The cap is checked before anything is written, so a refused call stores nothing. Checks and
+      // writes are separate round trips: concurrent calls for one user may overshoot it by their
+      // own size, which still bounds one change's fan-out.
+      const [count, member, ...sizes] = (await batch(client, [
+        ['scard', keys.friends(userId)],
+        ['smismember', keys.friends(userId), ...friendIds],
+        ...friendIds.map((f) => ['scard', keys.friends(f)] as Command),
+      ])) as [number, number[], ...number[]];
+      const fresh = friendIds.filter((_, i) => member[i] !== 1);
+      const over = friendIds.filter((_, i) => member[i] !== 1 && sizes[i]! + 1 > maxFriends);
+      if (count + fresh.length > maxFriends) over.unshift(userId);
+      if (over.length) throw new FriendLimitError(`at most ${maxFriends} friends per user (${over.slice(0, 3).join(', ')} would pass it)`);
+      const { count: created, changed } = await mutateFriendship(client, keys, 'sadd', userId, friendIds);
+      await routeFriendship(userId, changed, 'added');
+      return created;
+    },
+    async removeFriends(userId, friendIds) {
+      const { count, changed } = await mutateFriendship(client, keys, 'srem', userId, friendIds);
+      await routeFriendship(userId, changed, 'removed');
+      return count;
+    },
+
+    route: (instanceId, viewerIds, held) => register(keys.instanceRoutes(instanceId), keys.routes, instanceId, viewerIds, held),
+    watch: (instanceId, userIds, held) => register(keys.instanceWatches(instanceId), keys.watchers, instanceId, userIds, held),
+    dropRoutes,
 
     async close() {
       // The connections are injected; their owner quits them.
@@ -221,28 +333,25 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
 
 /**
  * Friendship is stored in both users' sets. The two sides live on different slots, so the update
- * is one pipelined batch rather than a transaction; both commands are idempotent, and the count is
- * taken from the caller's side so a retried call after a partial failure repairs without recounting.
- * The announcement is published after the write, for every pair asked for, so a retry after an
- * unknown outcome (README, "Errors") also repairs open subscriptions. Pub/sub is at-most-once: a
- * subscriber that misses it still sees the friendship on its next read.
+ * is one pipelined batch rather than a transaction; both commands are idempotent. The count is
+ * taken from the caller's side so a retried call after a partial failure repairs without
+ * recounting. Every pair asked for is routed as changed, changed now or not: a call answered with
+ * an error after Redis applied it (a stall past the command timeout) changes nothing when retried,
+ * and routing only what changed would then never tell open subscriptions (README, "Errors"). A
+ * repeated announcement is a no-op for a subscriber. The change is routed after the write: inbox
+ * delivery is at-most-once, and a subscriber that misses it still sees the friendship on its next
+ * read.
  */
 async function mutateFriendship(
   client: RedisClient,
   keys: RedisKeys,
-  bus: Bus,
   op: 'sadd' | 'srem',
   userId: string,
   friendIds: readonly string[],
-): Promise<number> {
-  if (friendIds.length === 0) return 0;
+): Promise<{ count: number; changed: string[] }> {
+  if (friendIds.length === 0) return { count: 0, changed: [] };
   const commands: Command[] = [[op, keys.friends(userId), ...friendIds]];
   for (const f of friendIds) commands.push([op, keys.friends(f), userId]);
   const [count] = (await batch(client, commands)) as number[];
-  // Announce every pair asked for, changed now or not, so open subscriptions follow them without
-  // reconnecting. Announcing only what changed would lose the announcement of a call answered with
-  // an error after Redis applied it (a stall past the command timeout): its retry changes nothing.
-  // A repeated announcement is a no-op for a subscriber that already follows (or not) the friend.
-  await announceFriendship(bus, userId, [...friendIds], op === 'sadd' ? 'added' : 'removed');
-  return count!;
+  return { count: count!, changed: [...friendIds] };
 }

@@ -12,13 +12,16 @@ import { bucketOf, packId } from '../../ids.js';
  * - `<p>{<shard>}:s:<userId>`     hash: the user's live sessions (liveness, scripts.ts)
  * - `<p>{<shard>}:dl`             sorted set: userId -> earliest session deadline (ms)
  * - `<p>{<shard>}:on`             counter: users of the shard present now
- * - `<p>{<shard>}:u:<userId>`     channel: the user's presence changes (realtime/bus.ts)
- * - `<p>{<shard>}:f:<userId>`     channel: the user's friend set changes (realtime/bus.ts)
+ * - `<p>{<shard>}:r:<userId>`     set: instance ids holding open subscriptions of the viewer (routes)
+ * - `<p>{<shard>}:w:<userId>`     set: instance ids watching the user regardless of friendship
  * - `<p>friends:<userId>`         set: the user's friends
  * - `<p>{instances}:live`         sorted set: instance id -> lease expiry (ms)
  * - `<p>{instances}:dead`         sorted set: instance id -> takeover claim expiry (ms)
  * - `<p>{instances}:alive`        hash: dead instance id -> last moment it was known alive (ms)
  * - `<p>{i:<instance>}:sessions`  set: the socket sessions an instance holds, for takeover
+ * - `<p>{i:<instance>}:routes`    set: the viewers routed to an instance (to drop its routes)
+ * - `<p>{i:<instance>}:watches`   set: the users an instance watches (to drop its interest)
+ * - `<p>{i:<instance>}:inbox`     channel: messages for the instance (engine/bus.ts)
  * - `<p>{<shard>}:ret`            string: retention-scan claim of a shard (expires)
  * - `<p>rl:<key>`                 string: a rate-limit window counter (expires with the window)
  */
@@ -34,12 +37,15 @@ export interface RedisKeys {
   online(shard: number): string;
   retentionClaim(shard: number): string;
   friends(userId: string): string;
-  userChannel(userId: string): string;
-  friendsChannel(userId: string): string;
+  routes(viewerId: string): string;
+  watchers(userId: string): string;
   instancesLive: string;
   instancesDead: string;
   instancesAlive: string;
   instanceSessions(instanceId: string): string;
+  instanceRoutes(instanceId: string): string;
+  instanceWatches(instanceId: string): string;
+  inbox(instanceId: string): string;
   rateLimit(key: string): string;
 }
 
@@ -70,12 +76,15 @@ export function createKeys(prefix: string, buckets: number, shards = 1024): Redi
     online: (shard) => `${tag(shard)}:on`,
     retentionClaim: (shard) => `${tag(shard)}:ret`,
     friends: (userId) => `${prefix}friends:${userId}`,
-    userChannel: (userId) => `${shardOf(userId)}:u:${userId}`,
-    friendsChannel: (userId) => `${shardOf(userId)}:f:${userId}`,
+    routes: (viewerId) => `${shardOf(viewerId)}:r:${viewerId}`,
+    watchers: (userId) => `${shardOf(userId)}:w:${userId}`,
     instancesLive: `${prefix}{instances}:live`,
     instancesDead: `${prefix}{instances}:dead`,
     instancesAlive: `${prefix}{instances}:alive`,
     instanceSessions: (id) => `${prefix}{i:${id}}:sessions`,
+    instanceRoutes: (id) => `${prefix}{i:${id}}:routes`,
+    instanceWatches: (id) => `${prefix}{i:${id}}:watches`,
+    inbox: (id) => `${prefix}{i:${id}}:inbox`,
     rateLimit: (key) => `${prefix}rl:${key}`,
   };
 }

@@ -10,13 +10,13 @@
  * Every change to one user, in one atomic step. Mirrors src/engine/memory (same rules, same
  * contract suite): apply the operation to the user's sessions, drop expired deadline sessions,
  * derive the effective status (presence.ts effectiveStatus), store the record (presence.ts
- * nextRecord), keep the shard's deadline index and online counter exact, and publish the change.
+ * nextRecord), and keep the shard's deadline index and online counter exact. The caller routes
+ * the change to the instances of the user's viewers (engine/redis/index.ts, engine/bus.ts).
  * All keys share the shard's hash tag, so this runs on one Cluster slot. Deadlines use the Redis
  * server clock (TIME), so API instances with skewed clocks agree on when a session expires.
  *
  * KEYS: bucket hash, the user's session hash, the shard's deadline zset, the shard's online counter
- * ARGV: op, field, userId, channel, JSON userId, now (API ms, for lastActiveAt), max sessions per
- * user, then per op:
+ * ARGV: op, field, userId, now (API ms, for lastActiveAt), max sessions per user, then per op:
  *   open     sessionId, owner, status ('' = the device's previous status, else ONLINE)
  *   reopen   sessionId, owner, previous owner, status ('' = unknown)   (only if absent, lingering, or still ours)
  *   close    sessionId, owner, graceMs          (socket closed: linger for the grace, or end)
@@ -30,7 +30,8 @@
  * The record is `h * 10^15 + t * 32 + sticky bits * 8 + status` (presence.ts decodeRecord and
  * nextRecord): `h` counts the moves between OFFLINE and INVISIBLE since `t`, which only the user
  * sees; it is split off as decimal digits because the whole exceeds a double's 2^53.
- * Returns { changed (0|1), status, t, sticky code (0|3|4), h }, or { -1 } when the op would create
+ * Returns { changed (0|1), status, t, sticky code (0|3|4), h, previous status (when changed) },
+ * or { -1 } when the op would create
  * a session beyond the user's maximum (nothing is written then).
  */
 export const PRESENCE = `
@@ -38,7 +39,7 @@ local OFFLINE, INVISIBLE = 0, 4
 local HIDDEN_DIGITS, MAX_HIDDEN = 15, 9000 -- presence.ts HIDDEN_DIGITS, MAX_HIDDEN_CHANGES
 local B, S, D, C = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local op, field, uid = ARGV[1], ARGV[2], ARGV[3]
-local now = tonumber(ARGV[6])
+local now = tonumber(ARGV[4])
 local tm = redis.call('TIME')
 local rnow = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
 
@@ -58,7 +59,7 @@ if raw then
   prevT = math.floor(v / 32)
 end
 local sticky = prevSticky
-local maxSessions = tonumber(ARGV[7])
+local maxSessions = tonumber(ARGV[5])
 
 local function put(sid, kind, st, x)
   if redis.call('HEXISTS', S, sid) == 0 and redis.call('HLEN', S) >= maxSessions then
@@ -74,22 +75,22 @@ end
 
 local ok, err = pcall(function()
   if op == 'open' then
-    local kind, st = get(ARGV[8])
-    put(ARGV[8], 'w', tonumber(ARGV[10]) or st or 1, ARGV[9])
+    local kind, st = get(ARGV[6])
+    put(ARGV[6], 'w', tonumber(ARGV[8]) or st or 1, ARGV[7])
   elseif op == 'reopen' then
-    local kind, st, x = get(ARGV[8])
-    if not kind or kind == 'd' or x == ARGV[10] then put(ARGV[8], 'w', st or tonumber(ARGV[11]) or 1, ARGV[9]) end
+    local kind, st, x = get(ARGV[6])
+    if not kind or kind == 'd' or x == ARGV[8] then put(ARGV[6], 'w', st or tonumber(ARGV[9]) or 1, ARGV[7]) end
   elseif op == 'close' or op == 'takeover' then
-    local kind, st, x = get(ARGV[8])
-    if kind == 'w' and x == ARGV[9] then
-      local deadline = op == 'close' and rnow + tonumber(ARGV[10]) or tonumber(ARGV[10])
-      if deadline > rnow then put(ARGV[8], 'd', st, string.format('%d', deadline)) else redis.call('HDEL', S, ARGV[8]) end
+    local kind, st, x = get(ARGV[6])
+    if kind == 'w' and x == ARGV[7] then
+      local deadline = op == 'close' and rnow + tonumber(ARGV[8]) or tonumber(ARGV[8])
+      if deadline > rnow then put(ARGV[6], 'd', st, string.format('%d', deadline)) else redis.call('HDEL', S, ARGV[6]) end
     end
   elseif op == 'beat' then
-    local kind, st = get(ARGV[8])
-    if kind ~= 'w' then put(ARGV[8], 'd', st or 1, string.format('%d', rnow + tonumber(ARGV[9]))) end
+    local kind, st = get(ARGV[6])
+    if kind ~= 'w' then put(ARGV[6], 'd', st or 1, string.format('%d', rnow + tonumber(ARGV[7]))) end
   elseif op == 'set' then
-    local sid, status = ARGV[8], tonumber(ARGV[9])
+    local sid, status = ARGV[6], tonumber(ARGV[7])
     if status == 0 then
       if sid == '' then redis.call('DEL', S) else redis.call('HDEL', S, sid) end
     else
@@ -97,8 +98,8 @@ local ok, err = pcall(function()
       if status == 3 or status == 4 then sticky = status else sticky = 0; activity = status end
       local kind, st, x = get(sid)
       if kind == 'w' then put(sid, 'w', activity or st, x)
-      elseif kind == 'd' or ARGV[11] == '' then put(sid, 'd', activity or st or 1, string.format('%d', rnow + tonumber(ARGV[10])))
-      else put(sid, 'w', activity or 1, ARGV[11]) end
+      elseif kind == 'd' or ARGV[9] == '' then put(sid, 'd', activity or st or 1, string.format('%d', rnow + tonumber(ARGV[8])))
+      else put(sid, 'w', activity or 1, ARGV[9]) end
     end
   end
 end)
@@ -150,10 +151,7 @@ local ts = string.format('%d', t)
 if status == prevStatus then return {0, status, ts, sticky, h} end
 
 if prevStatus == OFFLINE then redis.call('INCR', C) elseif status == OFFLINE then redis.call('DECR', C) end
-local hs = ''
-if h > 0 then hs = ',"h":' .. h end
-redis.call('PUBLISH', ARGV[4], '{"u":' .. ARGV[5] .. ',"p":' .. prevStatus .. ',"s":' .. status .. ',"t":' .. ts .. hs .. '}')
-return {1, status, ts, sticky, h}
+return {1, status, ts, sticky, h, prevStatus}
 `;
 
 /**

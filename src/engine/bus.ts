@@ -1,0 +1,313 @@
+import type { Cluster, Redis } from 'ioredis';
+import { statusNames, type PresenceChange, type StatusCode } from '../presence.js';
+
+/**
+ * The inbox bus: one channel per instance, and the one description of what travels on it.
+ *
+ * A writer (any instance making a change) addresses each message to one instance and names the
+ * recipients there, so an instance receives only what its own subscribers may see, and Redis holds
+ * one channel per instance however many sockets and friends there are. The engine publishes;
+ * src/realtime only receives and fans out locally.
+ *
+ * ## Wire format (JSON, one message per instance per write)
+ *
+ * ```
+ * presence: {"k":"p","c":[{"u":userId,"p":prev,"s":status,"t":ms,"to":[viewerIds],"w":1?}, ...]}
+ * friends:  {"k":"f","c":[{"to":viewerId,"a":[ids added],"r":[ids removed]}, ...]}
+ * ```
+ * - `p`, `s`: status codes (presence.ts `Status`); `t`: the record's time, which is its version.
+ * - `to`: viewers with an open subscription on the receiving instance who are routed for the user
+ *   (the user's friends, and the user themselves). `w`: the receiving instance also registered an
+ *   interest in the user (`presenceChanged(ids)` under `PRESENCE_VISIBILITY=everyone`).
+ * - `c` batches changes of one write (a sweep ends many sessions at once) for that instance.
+ * - `{"k":"probe","n":seq}`: an instance's own liveness probe of its inbox (Redis bus only).
+ *
+ * A malformed message is counted (`malformed`), never thrown into a listener.
+ */
+export interface RoutedChange extends PresenceChange {
+  /** Viewers on the receiving instance routed for this user (friends, or the user themselves). */
+  to: string[];
+  /** The receiving instance watches this user for `presenceChanged(ids)` regardless of friendship. */
+  watched: boolean;
+}
+
+export interface FriendshipChange {
+  added: string[];
+  removed: string[];
+}
+
+export interface RoutedFriendship extends FriendshipChange {
+  /** The viewer whose friend set changed. */
+  to: string;
+}
+
+export type InboxMessage = { kind: 'presence'; changes: RoutedChange[] } | { kind: 'friends'; changes: RoutedFriendship[] };
+
+const isCode = (v: unknown): v is StatusCode => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < statusNames.length;
+const isIds = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+export function encodeInbox(msg: InboxMessage): string {
+  if (msg.kind === 'presence') {
+    return JSON.stringify({
+      k: 'p',
+      c: msg.changes.map((c) =>
+        c.watched
+          ? { u: c.userId, p: c.prev, s: c.status, t: c.t, to: c.to, w: 1 }
+          : { u: c.userId, p: c.prev, s: c.status, t: c.t, to: c.to },
+      ),
+    });
+  }
+  return JSON.stringify({
+    k: 'f',
+    c: msg.changes.map((c) => ({ to: c.to, a: c.added, r: c.removed })),
+  });
+}
+
+/** Parses a wire message; null for anything malformed. */
+export function decodeInbox(raw: string): InboxMessage | null {
+  let m: unknown;
+  try {
+    m = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (!isObject(m) || !Array.isArray(m['c'])) return null;
+  if (m['k'] === 'p') {
+    const changes: RoutedChange[] = [];
+    for (const c of m['c'] as unknown[]) {
+      if (!isObject(c) || typeof c['u'] !== 'string' || !isCode(c['p']) || !isCode(c['s']) || typeof c['t'] !== 'number' || !isIds(c['to']))
+        return null;
+      changes.push({
+        userId: c['u'],
+        prev: c['p'],
+        status: c['s'],
+        t: c['t'],
+        to: c['to'],
+        watched: c['w'] === 1,
+      });
+    }
+    return { kind: 'presence', changes };
+  }
+  if (m['k'] === 'f') {
+    const changes: RoutedFriendship[] = [];
+    for (const c of m['c'] as unknown[]) {
+      if (!isObject(c) || typeof c['to'] !== 'string' || !isIds(c['a']) || !isIds(c['r'])) return null;
+      changes.push({ to: c['to'], added: c['a'], removed: c['r'] });
+    }
+    return { kind: 'friends', changes };
+  }
+  return null;
+}
+
+/** The receiving side of the bus, as src/realtime sees it. */
+export interface Inbox {
+  /**
+   * Receives the messages addressed to `instanceId` from now on (resolves once subscribed). An
+   * instance that must change its id (lease lost) opens the new inbox before closing the old one.
+   */
+  open(instanceId: string, listener: (msg: InboxMessage) => void): Promise<void>;
+  /** Stops receiving `instanceId`'s messages. */
+  release(instanceId: string): Promise<void>;
+  /**
+   * Called each time the subscription is re-established after a lost connection (Redis restart,
+   * failover): what Redis kept of the routing table may be gone, so the caller asserts it again.
+   */
+  onReconnect(listener: () => void): void;
+  /** Channels this process is subscribed to: one per open inbox (a gauge and the leak tests' invariant). */
+  channelCount(): number;
+  /** Messages dropped because they did not parse. */
+  malformed(): number;
+  /**
+   * Sends a probe through each open inbox and resolves true once it came back (false after
+   * `timeoutMs`): the inbox delivers again, e.g. after a failover.
+   */
+  verify(timeoutMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** The sending side, used by the engines only. */
+export interface Outbox {
+  /** Sends one message to each instance of the map (instanceId -> message), all at once. */
+  send(messages: Map<string, InboxMessage>): Promise<void>;
+}
+
+// ---- in-process (memory engine) ----------------------------------------------------------------
+
+/** Same contract in one process: delivered on a later microtask, like Redis. */
+export function createMemoryBus(): Inbox & Outbox {
+  const listeners = new Map<string, (msg: InboxMessage) => void>();
+  let bad = 0;
+  return {
+    async open(instanceId, listener) {
+      listeners.set(instanceId, listener);
+    },
+    async release(instanceId) {
+      listeners.delete(instanceId);
+    },
+    onReconnect: () => {},
+    channelCount: () => listeners.size,
+    malformed: () => bad,
+    verify: async () => true,
+    async send(messages) {
+      for (const [instanceId, msg] of messages) {
+        const raw = encodeInbox(msg); // the same bytes as on Redis: the format is exercised here too
+        queueMicrotask(() => {
+          const decoded = decodeInbox(raw);
+          if (!decoded) bad++;
+          else listeners.get(instanceId)?.(decoded);
+        });
+      }
+    },
+    async close() {
+      listeners.clear();
+    },
+  };
+}
+
+// ---- Redis ---------------------------------------------------------------------------------------
+
+/**
+ * The typed seam over ioredis pub/sub. Standalone and Sentinel use classic SUBSCRIBE/PUBLISH. On
+ * Cluster, classic PUBLISH is broadcast to every node of the cluster, so the inboxes use sharded
+ * pub/sub: SPUBLISH reaches only the shard owning the inbox's slot, and the subscriber must be a
+ * Cluster client created with `shardedSubscribers: true` (ioredis then holds one subscriber
+ * connection per primary and re-issues SSUBSCRIBE after a failover or slot move).
+ *
+ * A primary demoted by a failover drops its shard-channel subscribers (Redis sends SUNSUBSCRIBE),
+ * and the subscriber learns of the new primary only on its next slot refresh. So on Cluster each
+ * instance probes its own inbox every `probeMs`: a probe not back within three periods refreshes
+ * the slot map, subscribes again and re-asserts the routes (onReconnect). Events published in
+ * between are lost (at-most-once, PRESENCE.md); one SPUBLISH per second per instance is the cost.
+ *
+ * graphql-redis-subscriptions is not used here: it can neither SSUBSCRIBE nor address a message
+ * to one instance, and the payload would be `any` past this module.
+ */
+export function createRedisBus(opts: {
+  publisher: Redis | Cluster;
+  subscriber: Redis | Cluster;
+  sharded: boolean;
+  /** The inbox channel of an instance (keys.ts). */
+  channel(instanceId: string): string;
+  /** Cluster: how often an instance probes its own inbox. @default 1_000 // 1 s (0 disables) */
+  probeMs?: number;
+}): Inbox & Outbox {
+  const { publisher, subscriber, sharded } = opts;
+  const probeMs = opts.probeMs ?? 1_000;
+  const open = new Map<string, (msg: InboxMessage) => void>(); // channel -> listener
+  const reconnectListeners: (() => void)[] = [];
+  let bad = 0;
+  let readyOnce = !sharded && subscriber.status === 'ready';
+
+  /** Per open channel: when its last probe came back. */
+  const lastProbe = new Map<string, number>();
+  const waiting = new Set<(channel: string) => void>();
+  let probes = 0;
+  const PROBE = '{"k":"probe"';
+  const sendProbe = (channel: string) => {
+    const raw = `${PROBE},"n":${++probes}}`;
+    return sharded ? publisher.spublish(channel, raw) : publisher.publish(channel, raw);
+  };
+
+  const onMessage = (channel: string, raw: string) => {
+    const listener = open.get(channel);
+    if (!listener) return;
+    if (raw.startsWith(PROBE)) {
+      lastProbe.set(channel, Date.now());
+      for (const w of waiting) w(channel);
+      return;
+    }
+    const msg = decodeInbox(raw);
+    if (!msg) bad++;
+    else listener(msg);
+  };
+  subscriber.on(sharded ? 'smessage' : 'message', onMessage);
+  const onReady = () => {
+    // The first 'ready' is the boot; every later one follows a reconnect (ioredis re-issues the
+    // SUBSCRIBE itself), after which the routing table is asserted again.
+    if (!readyOnce) {
+      readyOnce = true;
+      return;
+    }
+    for (const l of reconnectListeners) l();
+  };
+  // A Cluster's sharded subscribers announce 'subscribersReady' after every (re)build of their
+  // group (boot, failover, slot move), once they have re-issued SSUBSCRIBE.
+  const readyEvent = sharded ? 'subscribersReady' : 'ready';
+  subscriber.on(readyEvent, onReady);
+
+  const resubscribe = async (channel: string) => {
+    if ('refreshSlotsCache' in subscriber) subscriber.refreshSlotsCache();
+    await subscriber.ssubscribe(channel);
+    for (const l of reconnectListeners) l();
+  };
+  const probe = async () => {
+    for (const channel of open.keys()) {
+      if (Date.now() - (lastProbe.get(channel) ?? 0) > 3 * probeMs) {
+        lastProbe.set(channel, Date.now()); // one attempt per three periods
+        await resubscribe(channel).catch(() => {});
+      }
+      await sendProbe(channel).catch(() => {});
+    }
+  };
+  let probing = false;
+  const timer =
+    sharded && probeMs > 0
+      ? setInterval(() => {
+          if (probing) return;
+          probing = true;
+          void probe().finally(() => (probing = false));
+        }, probeMs)
+      : null;
+  timer?.unref();
+
+  return {
+    async open(instanceId, listener) {
+      const channel = opts.channel(instanceId);
+      open.set(channel, listener);
+      lastProbe.set(channel, Date.now());
+      if (sharded) await subscriber.ssubscribe(channel);
+      else await subscriber.subscribe(channel);
+    },
+    async release(instanceId) {
+      const channel = opts.channel(instanceId);
+      if (!open.delete(channel)) return;
+      lastProbe.delete(channel);
+      if (sharded) await subscriber.sunsubscribe(channel);
+      else await subscriber.unsubscribe(channel);
+    },
+    onReconnect: (l) => void reconnectListeners.push(l),
+    channelCount: () => open.size,
+    malformed: () => bad,
+    async verify(timeoutMs) {
+      const channels = [...open.keys()];
+      const pending = new Set(channels);
+      let done!: (ok: boolean) => void;
+      const result = new Promise<boolean>((resolve) => (done = resolve));
+      const seen = (channel: string) => pending.delete(channel) && pending.size === 0 && done(true);
+      waiting.add(seen);
+      const timer = setTimeout(() => done(pending.size === 0), timeoutMs);
+      await Promise.all(channels.map((c) => sendProbe(c).catch(() => {})));
+      if (pending.size === 0) done(true);
+      const ok = await result;
+      clearTimeout(timer);
+      waiting.delete(seen);
+      return ok;
+    },
+    async send(messages) {
+      await Promise.all(
+        [...messages].map(([instanceId, msg]) => {
+          const channel = opts.channel(instanceId);
+          const raw = encodeInbox(msg);
+          return sharded ? publisher.spublish(channel, raw) : publisher.publish(channel, raw);
+        }),
+      );
+    },
+    async close() {
+      if (timer) clearInterval(timer);
+      subscriber.off(sharded ? 'smessage' : 'message', onMessage);
+      subscriber.off(readyEvent, onReady);
+      open.clear();
+    },
+  };
+}
