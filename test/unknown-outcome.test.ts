@@ -80,7 +80,7 @@ describe('writes whose outcome is unknown (Redis stalled past the command timeou
     await redis?.stop();
   });
 
-  it('addFriends: applied although it failed; the retry converges and open subscriptions follow', async () => {
+  it('addFriends: an error means an unknown outcome; the retry converges and open subscriptions follow', async () => {
     const [alice, bob, carol] = users('alice', 'bob', 'carol');
     await ok(url, AddFriendsDocument, { userId: bob!, friendIds: [carol!] }, await svc());
     const before = app.router.size();
@@ -91,12 +91,14 @@ describe('writes whose outcome is unknown (Redis stalled past the command timeou
 
     const admin = await svc();
     await stalled(() => request(url, AddFriendsDocument, { userId: alice!, friendIds: [bob!] }, admin));
-    // The "failed" write was applied when Redis resumed: the outcome of an error is unknown.
-    expect(await friendsOf(alice!)).toEqual([bob]);
+    // The outcome of an error is unknown: the stall may have caught the cap check (nothing
+    // written) or the write itself (applied when Redis resumed).
+    const after = await friendsOf(alice!);
+    expect([[], [bob]]).toContainEqual(after);
 
     // Retrying is safe: the same final state, and bob's open subscription now follows alice.
     const retry = await ok(url, AddFriendsDocument, { userId: alice!, friendIds: [bob!] }, admin);
-    expect(retry.addFriends).toBe(0); // counts what the retry itself changed
+    expect(retry.addFriends).toBe(after.length ? 0 : 1); // counts what the retry itself changed
     expect(await friendsOf(alice!)).toEqual([bob]);
     expect(await friendsOf(bob!)).toEqual([alice, carol].sort());
     await ok(url, SetPresenceDocument, { status: 'ONLINE' }, await token(alice!));
@@ -163,7 +165,10 @@ describe('writes whose outcome is unknown (Redis stalled past the command timeou
     expect((await ok(url, HeartbeatDocument, { deviceId: 'tablet' }, aliceToken)).heartbeat).toMatchObject({ status: 'ONLINE', version: away.version });
 
     await ok(url, SetPresenceDocument, { status: 'OFFLINE' }, aliceToken); // the marker: every session ends
-    await sub.take(3);
-    expect(sub.events.map((e) => e.friendPresenceChanged.status)).toEqual(['BUSY', 'ONLINE', 'OFFLINE']);
+    await sub.take(2);
+    // The change applied after its writer timed out was never routed (the writer saw an error and
+    // its retry changed nothing), so friends saw no ONLINE: delivery is at-most-once (README). They
+    // read the true state, and the next visible change reaches them.
+    expect(sub.events.map((e) => e.friendPresenceChanged.status)).toEqual(['BUSY', 'OFFLINE']);
   });
 });
