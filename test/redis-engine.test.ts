@@ -131,7 +131,7 @@ describe('Redis engine', () => {
     expect((await ok(url, MeDocument, {}, token)).me).toMatchObject({ status: 'INVISIBLE', version: vanished + 6 });
   });
 
-  it('answers presence(ids) for 500 ids over hundreds of buckets in one round trip', async () => {
+  it('answers presence(ids) for 500 ids over hundreds of buckets in one round trip and one command', async () => {
     const viewer = 'viewer-rt';
     const ids = Array.from({ length: 500 }, (_, i) => `rt-user-${i}`);
     const svc = await signToken(TEST_SECRET, 'svc', { service: true });
@@ -141,10 +141,14 @@ describe('Redis engine', () => {
     const buckets = new Set(ids.map((id) => createKeys('presence:', 4096).locate(id).key));
     expect(buckets.size).toBeGreaterThan(400);
 
-    // Watch both ends: every command Redis receives (MONITOR) and every write on the app's socket.
+    // The script is loaded by the first read (EVALSHA, then EVAL once): measure the next one.
+    await ok(url, PresencesDocument, { ids: [viewer] }, token);
+    // Watch both ends: every command Redis receives (MONITOR: from the app, or run by a script)
+    // and every write on the app's socket.
     const monitor = await redis.client().monitor();
-    const seen: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args[0]!.toLowerCase()));
+    const sent: string[] = [];
+    const scripted: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => (source === 'lua' ? scripted : sent).push(args[0]!.toLowerCase()));
     await new Promise((r) => setTimeout(r, 50));
     const socket = (command as unknown as { stream: { write: (...a: unknown[]) => boolean } }).stream;
     const write = socket.write;
@@ -163,9 +167,10 @@ describe('Redis engine', () => {
     monitor.disconnect();
 
     expect(writes).toBe(1);
-    expect(seen.filter((c) => c === 'hmget')).toHaveLength(new Set([...buckets, createKeys('presence:', 4096).locate(viewer).key]).size);
-    expect(seen.filter((c) => c === 'smismember')).toHaveLength(1);
-    expect(seen.filter((c) => c !== 'hmget' && c !== 'smismember')).toEqual([]);
+    expect(sent).toEqual(['evalsha']); // one command for the node (READ_MANY)
+    expect(scripted.filter((c) => c === 'hmget')).toHaveLength(new Set([...buckets, createKeys('presence:', 4096).locate(viewer).key]).size);
+    expect(scripted.filter((c) => c === 'smismember')).toHaveLength(1);
+    expect(scripted.filter((c) => c !== 'hmget' && c !== 'smismember')).toEqual([]);
     expect(presence).toHaveLength(502);
     expect(presence.filter((p) => p.status === 'ONLINE').map((p) => p.userId)).toEqual([...ids.slice(0, 20), ids[0]]);
   });

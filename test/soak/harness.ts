@@ -71,6 +71,10 @@ interface Device {
   view?: Map<string, Seen>;
   openedAt?: number;
   viewReady?: boolean;
+  /** http: its status changes, sent in order (a later one never overtaken by an earlier retry). */
+  chain?: Promise<unknown>;
+  /** http: a heartbeat failed, so its session may have expired: send the status again. */
+  reassert?: boolean;
 }
 
 export interface SoakReport {
@@ -164,20 +168,29 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
     pending.add(p);
     void p.finally(() => pending.delete(p));
   };
-  const retrying = (kind: string, fn: () => Promise<unknown>) =>
-    track(
-      (async () => {
-        op(kind);
-        for (let attempt = 0; ; attempt++) {
-          try {
-            return await fn();
-          } catch {
-            report.operationErrors++;
-            await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
-          }
-        }
-      })(),
-    );
+  const retry = async (kind: string, fn: () => Promise<unknown>) => {
+    op(kind);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch {
+        report.operationErrors++;
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
+      }
+    }
+  };
+  const retrying = (kind: string, fn: () => Promise<unknown>) => track(retry(kind, fn));
+  /**
+   * An HTTP device sends its status as a careful client does: one change at a time, each retried
+   * until it succeeds, always the latest status.
+   */
+  const sendStatus = (d: Device) => {
+    d.chain = (d.chain ?? Promise.resolve()).then(async () => {
+      const auth = await token(d.user);
+      await retry('setPresence', () => gql('mutation($s: PresenceStatus!, $d: String) { setPresence(status: $s, deviceId: $d) { status } }', { s: d.status, d: d.id }, auth));
+    });
+    track(d.chain);
+  };
 
   // ---- the model's view of what each viewer should see -------------------------------------------
   const expected = (viewer: string, u: string): Status => {
@@ -273,16 +286,25 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
   const startHttp = (user: string) => {
     const d: Device = { id: `h${++n}`, user, kind: 'http', status: Math.random() < 0.5 ? 'ONLINE' : 'AWAY', alive: true };
     devices.set(d.id, d);
-    void token(user).then((auth) =>
-      retrying('setPresence', () => gql('mutation($s: PresenceStatus!, $d: String) { setPresence(status: $s, deviceId: $d) { status } }', { s: d.status, d: d.id }, auth)),
-    );
+    sendStatus(d);
   };
   const heartbeats = setInterval(() => {
     for (const d of devices.values()) {
       if (d.kind !== 'http' || !d.alive) continue;
       op('heartbeat');
-      // A missed heartbeat is what a flaky network does; the next one repairs the session.
-      void token(d.user).then((auth) => gql('mutation($d: String!) { heartbeat(deviceId: $d) { status } }', { d: d.id }, auth).catch(() => report.operationErrors++));
+      // A missed heartbeat is what a flaky network does; the next one repairs the session. If the
+      // session expired meanwhile, the heartbeat starts a new one (ONLINE): the client then sends
+      // its status again, as the README tells HTTP clients to.
+      void token(d.user)
+        .then((auth) => gql('mutation($d: String!) { heartbeat(deviceId: $d) { status } }', { d: d.id }, auth))
+        .then(() => {
+          if (d.reassert && d.alive) sendStatus(d);
+          d.reassert = false;
+        })
+        .catch(() => {
+          report.operationErrors++;
+          d.reassert = true;
+        });
     }
   }, HTTP_TTL / 3);
 
@@ -309,9 +331,7 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
       const http = mine.find((d) => d.kind === 'http');
       if (http) {
         http.status = http.status === 'ONLINE' ? 'AWAY' : 'ONLINE';
-        void token(u).then((auth) =>
-          retrying('setPresence', () => gql('mutation($s: PresenceStatus!, $d: String) { setPresence(status: $s, deviceId: $d) { status } }', { s: http.status, d: http.id }, auth)),
-        );
+        sendStatus(http);
       }
     } else {
       const other = rnd(users.filter((x) => x !== u));

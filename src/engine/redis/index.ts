@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, type Redis } from 'ioredis';
 import { decodeRecord, type PresenceChange, type StatusCode, type StoredPresence } from '../../presence.js';
 import { FriendLimitError, SessionLimitError } from '../../errors.js';
 import type { Inbox, Outbox } from '../bus.js';
@@ -6,7 +7,7 @@ import { friendshipEntries, planFriendship, planPresence } from '../routing.js';
 import type { ChangeResult, LoadedPresence, PresenceEngine } from '../types.js';
 import { batch, type Command, type RedisClient } from './connect.js';
 import { createKeys, type RedisKeys } from './keys.js';
-import { CLAIM_DEAD, CLAIM_DUE, HIT, PRESENCE, RENEW_LEASE, RETENTION } from './scripts.js';
+import { CLAIM_DEAD, CLAIM_DUE, HIT, PRESENCE, READ_MANY, RENEW_LEASE, RETENTION } from './scripts.js';
 
 export interface RedisEngineOptions {
   /** Command connection (reads, scripts, friend sets). Injected: the caller owns its lifecycle. */
@@ -43,7 +44,6 @@ const RETENTION_BATCH = 128;
 const ROUTE_BATCH = 50;
 
 type Arg = string | Buffer | number;
-/** The PRESENCE script's reply: changed, status, t, sticky, previous status. */
 /** PRESENCE's reply: changed, status, t, sticky, hidden moves, previous status (when changed). */
 type Reply = [number, number, string, number, number, number?];
 type Scripted = {
@@ -53,19 +53,22 @@ type Scripted = {
   claimDead(...args: Arg[]): Promise<string[]>;
   retention(key: string, cutoff: Arg): Promise<number>;
   hit(key: string, windowMs: number): Promise<[number, number]>;
+  /** READ_MANY: the number of keys, the keys, then the arguments. */
+  readMany(...args: Arg[]): Promise<unknown[]>;
 };
 
 export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { keys: RedisKeys } {
   const { client, bus } = opts;
   const keys = createKeys(opts.prefix, opts.buckets);
-  const define = (name: string, numberOfKeys: number, lua: string) =>
-    (client as Redis).defineCommand(name, { numberOfKeys, lua });
+  const define = (name: string, numberOfKeys: number | undefined, lua: string) =>
+    (client as Redis).defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
   define('presence', 4, PRESENCE);
   define('claimDue', 1, CLAIM_DUE);
   define('renewLease', 1, RENEW_LEASE);
   define('claimDead', 3, CLAIM_DEAD);
   define('retention', 1, RETENTION);
   define('hit', 1, HIT);
+  define('readMany', undefined, READ_MANY);
   const scripted = client as unknown as Scripted;
 
   const decode = (raw: string | null): StoredPresence | null => (raw === null ? null : decodeRecord(raw));
@@ -160,13 +163,62 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
   const maxFriends = opts.maxFriendsPerUser ?? 5_000;
   const code = (s: StatusCode | null) => (s === null ? '' : String(s));
 
+  /** Off once Redis refused the script for good (older than 7: no shebang flags). */
+  let scriptReads = true;
+  /**
+   * The HMGETs and the SMISMEMBER of one read, as one READ_MANY per node: the same replies in the
+   * same order as batch() would give. Null when they cannot go this way (a slot not yet known or
+   * moving, Redis < 7): the caller then sends the commands themselves.
+   */
+  const readMany = async (commands: Command[]): Promise<unknown[] | null> => {
+    if (!scriptReads || commands.length === 0) return null;
+    const groups = byNode(commands);
+    if (!groups) return null;
+    const out: unknown[] = new Array(commands.length);
+    try {
+      await Promise.all(
+        groups.map(async (indexes) => {
+          const reads = indexes.filter((i) => commands[i]![0] === 'hmget');
+          const member = indexes.find((i) => commands[i]![0] === 'smismember');
+          const keys = [...reads, ...(member === undefined ? [] : [member])].map((i) => commands[i]![1]!);
+          const args: Arg[] = [member === undefined ? '0' : '1'];
+          for (const i of reads) args.push(commands[i]!.length - 2, ...commands[i]!.slice(2));
+          if (member !== undefined) args.push(...commands[member]!.slice(2));
+          const replies = await scripted.readMany(keys.length, ...keys, ...args);
+          reads.forEach((i, j) => (out[i] = replies[j]));
+          if (member !== undefined) out[member] = replies[reads.length];
+        }),
+      );
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/shebang|flags|unknown lua/i.test(message)) scriptReads = false;
+      else if (!/CROSSSLOT|MOVED|ASK|TRYAGAIN|CLUSTERDOWN|slot/i.test(message)) throw err;
+      return null;
+    }
+    return out;
+  };
+  /** Command indexes grouped by the node serving their key; null while a slot is not known. */
+  const byNode = (commands: Command[]): number[][] | null => {
+    if (!(client instanceof Cluster)) return [commands.map((_, i) => i)];
+    const groups = new Map<string, number[]>();
+    for (let i = 0; i < commands.length; i++) {
+      const node = client.slots[calculateSlot(String(commands[i]![1]))]?.join(',');
+      if (!node) return null;
+      const group = groups.get(node);
+      if (group) group.push(i);
+      else groups.set(node, [i]);
+    }
+    return [...groups.values()];
+  };
+
   return {
     kind: 'redis',
     keys,
     inbox: bus,
 
     async load(viewerId, ids) {
-      // One HMGET per bucket plus one SMISMEMBER, sent together: a single round trip per node.
+      // One READ_MANY per node holding any of the buckets (and the friend set): one round trip
+      // per node, one command each. Plain HMGETs when the script cannot run (see readMany).
       const byBucket = new Map<string, { fields: Buffer[]; at: number[] }>();
       ids.forEach((id, i) => {
         const { key, field } = keys.locate(id);
@@ -180,7 +232,7 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
       const askFriendship = opts.friendship && viewerId !== null && ids.length > 0;
       if (askFriendship) commands.push(['smismember', keys.friends(viewerId), ...ids]);
 
-      const replies = await batch(client, commands);
+      const replies = (await readMany(commands)) ?? (await batch(client, commands));
       const out: LoadedPresence[] = ids.map(() => ({ record: null, friend: false }));
       let r = 0;
       for (const g of byBucket.values()) {
