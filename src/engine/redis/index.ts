@@ -181,10 +181,11 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
           const reads = indexes.filter((i) => commands[i]![0] === 'hmget');
           const member = indexes.find((i) => commands[i]![0] === 'smismember');
           const keys = [...reads, ...(member === undefined ? [] : [member])].map((i) => commands[i]![1]!);
-          const args: Arg[] = [member === undefined ? '0' : '1'];
+          const args: Arg[] = [member === undefined ? '0' : '1', keys.length, ...keys];
           for (const i of reads) args.push(commands[i]!.length - 2, ...commands[i]!.slice(2));
           if (member !== undefined) args.push(...commands[member]!.slice(2));
-          const replies = await scripted.readMany(keys.length, ...keys, ...args);
+          // One declared key, to route the call to the node (see READ_MANY).
+          const replies = await scripted.readMany(1, keys[0]!, ...args);
           reads.forEach((i, j) => (out[i] = replies[j]));
           if (member !== undefined) out[member] = replies[reads.length];
         }),

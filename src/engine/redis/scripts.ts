@@ -244,26 +244,30 @@ return {n, ttl}
 /**
  * presence(ids) on one Redis node in one call: the buckets of the requested ids that the node
  * holds, and the viewer's friend set when it is there too. Sending one HMGET per bucket costs the
- * API server the encoding of ~100 commands per request; this is one command per node. Redis 7
- * lets a script read keys of several slots held by one node when it says so
- * (`allow-cross-slot-keys`); the caller groups keys by node and falls back to plain HMGETs when a
- * slot is moving or Redis is older (engine/redis/index.ts readMany).
+ * API server the encoding of ~100 commands per request; this is one command per node.
  *
- * KEYS: bucket hashes, then (when ARGV[1] == '1') the viewer's friend set
- * ARGV: friendship flag, then per bucket its field count and its fields, then the ids whose
- *       friendship is asked
- * Returns: each bucket's HMGET reply in KEYS order, then the SMISMEMBER reply (with friendship).
+ * Redis Cluster refuses a command whose declared keys hash to different slots, even from a script
+ * flagged `allow-cross-slot-keys`; the flag lets the script itself reach keys of other slots held
+ * by the same node. So only the first key is declared (it routes the call to its node) and every
+ * key is named in ARGV. The caller groups keys by node and falls back to plain HMGETs when a slot
+ * is moving or Redis is older than 7 (engine/redis/index.ts readMany).
+ *
+ * KEYS: the first key of ARGV's list (routing only)
+ * ARGV: friendship flag ('1': the last key is the viewer's friend set), number of keys, the keys,
+ *       then per bucket its field count and its fields, then the ids whose friendship is asked
+ * Returns: each bucket's HMGET reply in order, then the SMISMEMBER reply (with friendship).
  */
 export const READ_MANY = `#!lua flags=no-writes,allow-cross-slot-keys
 local friendship = ARGV[1] == '1'
-local buckets = #KEYS
-if friendship then buckets = buckets - 1 end
-local out, a = {}, 2
+local nkeys = tonumber(ARGV[2])
+local buckets = nkeys
+if friendship then buckets = nkeys - 1 end
+local out, a = {}, 3 + nkeys
 for i = 1, buckets do
   local n = tonumber(ARGV[a])
-  out[i] = redis.call('HMGET', KEYS[i], unpack(ARGV, a + 1, a + n))
+  out[i] = redis.call('HMGET', ARGV[2 + i], unpack(ARGV, a + 1, a + n))
   a = a + n + 1
 end
-if friendship then out[buckets + 1] = redis.call('SMISMEMBER', KEYS[#KEYS], unpack(ARGV, a, #ARGV)) end
+if friendship then out[buckets + 1] = redis.call('SMISMEMBER', ARGV[2 + nkeys], unpack(ARGV, a, #ARGV)) end
 return out
 `;
