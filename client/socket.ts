@@ -78,7 +78,27 @@ export function createSocketTransport(state: State, tokens: TokenSource, opts: S
     if (closed) return;
     const c: Connection = { client: null as unknown as Client, connected: false, timers: new Set() };
     let pong: ReturnType<typeof setTimeout> | undefined;
-    c.client = createClient({
+    try {
+      c.client = connectClient(c, token, {
+        onPing: () => {
+          if (opts.pongTimeoutMs > 0) pong = setTimeout(() => c.client.terminate(), opts.pongTimeoutMs);
+        },
+        onPong: () => clearTimeout(pong),
+        onClosed: () => clearTimeout(pong),
+      });
+    } catch (err) {
+      // graphql-ws refused the WebSocket class or the URL: nothing a retry would change.
+      return fail(new PresenceClientError('BAD_REQUEST', `cannot open a socket: ${err instanceof Error ? err.message : String(err)}`, { fatal: true }));
+    }
+    conn = c;
+    subscribeFriends(c);
+    const me = state.me;
+    if (me) subscribeMe(c, me.userId);
+  };
+
+  /** A graphql-ws client for one connection: no retries of its own, every close handled by onClosed. */
+  const connectClient = (c: Connection, token: string, hooks: { onPing(): void; onPong(): void; onClosed(): void }) =>
+    createClient({
       url: opts.wsUrl,
       webSocketImpl: opts.webSocketImpl,
       lazy: false,
@@ -94,22 +114,15 @@ export function createSocketTransport(state: State, tokens: TokenSource, opts: S
       on: {
         connected: () => conn === c && onConnected(c),
         closed: (event) => {
-          clearTimeout(pong);
+          hooks.onClosed();
           if (conn === c) onClosed(c, event);
         },
         // A ping we sent must be answered within pongTimeoutMs, or the socket is dead (a laptop
         // that slept, a proxy that dropped it silently): terminate it and reconnect.
-        ping: (received) => {
-          if (!received && opts.pongTimeoutMs > 0) pong = setTimeout(() => c.client.terminate(), opts.pongTimeoutMs);
-        },
-        pong: (received) => received && clearTimeout(pong),
+        ping: (received) => !received && hooks.onPing(),
+        pong: (received) => received && hooks.onPong(),
       },
     });
-    conn = c;
-    subscribeFriends(c);
-    const me = state.me;
-    if (me) subscribeMe(c, me.userId);
-  };
 
   const subscribeFriends = (c: Connection) =>
     c.client.subscribe<{ friendPresenceChanged: Presence }>(

@@ -104,6 +104,7 @@ describe('client library against a real server', () => {
     await waitFor(() => A.connection === 'connected' && A.friends.has(b!));
     const online = await set(b!, 'ONLINE');
     await waitFor(() => status(A, b!) === 'ONLINE');
+    await A.setStatus('AWAY'); // the device's own status: the next socket opens with it
 
     // The network goes: the socket dies without a close frame and reconnects are refused.
     ws.net.offline = true;
@@ -127,6 +128,7 @@ describe('client library against a real server', () => {
     ]);
     expect(A.friends.get(b!)).toMatchObject({ status: 'BUSY', version: busy.version });
     expect(ws.closes).toContain(1006);
+    expect(A.me).toMatchObject({ userId: a, status: 'AWAY' });
     expect(errors.map((e) => e.code)).toEqual(['CONNECTION_LOST']); // once for the lost socket, not per attempt
 
     // Still live on the new socket.
@@ -172,6 +174,35 @@ describe('client library against a real server', () => {
     expect(asked).toBeGreaterThanOrEqual(3); // ...and fresh tokens were ready for the reconnects
     expect(errors.filter((e) => e.fatal)).toEqual([]);
     expect(A.connection).toBe('connected');
+  });
+
+  it('too many sockets (4429) is retried with backoff, not fatal: it connects once another closes', async () => {
+    const limited = await startApp({ WS_MAX_CONNECTIONS_PER_USER: '1' });
+    try {
+      const [a] = users('a');
+      const url = `${limited.url}/graphql`;
+      const first = connect({ url, token: await limited.token(a!) });
+      await waitFor(() => first.client.connection === 'connected');
+      const ws = controllableWebSocket();
+      const second = connect({ url, token: await limited.token(a!), webSocketImpl: ws.impl });
+      await waitFor(() => ws.closes.filter((c) => c === 4429).length >= 2);
+      expect(second.client.connection).toBe('reconnecting');
+      expect(second.client.error).toMatchObject({ details: { closeCode: 4429 } });
+      await first.client.close();
+      await waitFor(() => second.client.connection === 'connected');
+      expect(second.errors).toEqual([]); // never connected before: the state says it, onError stays quiet
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      clients = [];
+      await limited.stop();
+    }
+  });
+
+  it('needs a WebSocket class where there is no global one, and a token', () => {
+    const hasGlobal = typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'function';
+    if (!hasGlobal) expect(() => createPresenceClient({ url: srv.url, token: 't' })).toThrow(/webSocketImpl/);
+    expect(() => createPresenceClient({ url: srv.url, webSocketImpl: WebSocket })).toThrow(/token/);
+    expect(() => createPresenceClient({ url: 'ftp://x', token: 't', webSocketImpl: WebSocket })).toThrow(/http/);
   });
 
   it('a fixed token that expires ends the client with TOKEN_EXPIRED', async () => {
