@@ -97,7 +97,11 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
       });
     }
   };
-  if ((options.transport ?? 'ws') === 'ws' && options.webSocketImpl === undefined && typeof (globalThis as { WebSocket?: unknown }).WebSocket !== 'function') {
+  if (
+    (options.transport ?? 'ws') === 'ws' &&
+    options.webSocketImpl === undefined &&
+    typeof (globalThis as { WebSocket?: unknown }).WebSocket !== 'function'
+  ) {
     throw new TypeError("no global WebSocket here (Node 20): pass `webSocketImpl` (import WebSocket from 'ws'), or use transport: 'http'");
   }
   const state = createState();

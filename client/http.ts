@@ -24,7 +24,12 @@ export interface HttpTransportOptions {
  * polled. Both timers are jittered so clients started together never beat in step. Failures back
  * off with the same full-jitter schedule as the socket.
  */
-export function createHttpTransport(state: State, tokens: TokenSource, opts: HttpTransportOptions, report: (e: PresenceClientError) => void): Transport {
+export function createHttpTransport(
+  state: State,
+  tokens: TokenSource,
+  opts: HttpTransportOptions,
+  report: (e: PresenceClientError) => void,
+): Transport {
   let closed = false;
   let failures = 0;
   const timers = new Set<ReturnType<typeof setTimeout>>();
@@ -51,13 +56,20 @@ export function createHttpTransport(state: State, tokens: TokenSource, opts: Htt
       return await post(doc, variables, await tokens.current());
     } catch (err) {
       if (!(err instanceof PresenceClientError) || err.details.serverCode !== 'UNAUTHENTICATED') throw err;
-      if (!tokens.refreshable) throw new PresenceClientError('UNAUTHORIZED', `the server refused the token: ${err.message}`, { fatal: true, serverCode: 'UNAUTHENTICATED' });
+      if (!tokens.refreshable)
+        throw new PresenceClientError('UNAUTHORIZED', `the server refused the token: ${err.message}`, {
+          fatal: true,
+          serverCode: 'UNAUTHENTICATED',
+        });
       tokens.invalidate();
       try {
         return await post(doc, variables, await tokens.current());
       } catch (again) {
         if (again instanceof PresenceClientError && again.details.serverCode === 'UNAUTHENTICATED') {
-          throw new PresenceClientError('UNAUTHORIZED', `the server refused a fresh token: ${again.message}`, { fatal: true, serverCode: 'UNAUTHENTICATED' });
+          throw new PresenceClientError('UNAUTHORIZED', `the server refused a fresh token: ${again.message}`, {
+            fatal: true,
+            serverCode: 'UNAUTHENTICATED',
+          });
         }
         throw again;
       }
@@ -84,9 +96,13 @@ export function createHttpTransport(state: State, tokens: TokenSource, opts: Htt
         later(run, jitteredInterval(intervalMs, opts.jitter, opts.random));
       } catch (err) {
         if (closed) return;
-        const e = err instanceof PresenceClientError ? err : new PresenceClientError('CONNECTION_LOST', err instanceof Error ? err.message : String(err));
+        const e =
+          err instanceof PresenceClientError
+            ? err
+            : new PresenceClientError('CONNECTION_LOST', err instanceof Error ? err.message : String(err));
         if (e.fatal) return stop(e);
-        if (failures >= opts.maxAttempts) return stop(new PresenceClientError('RETRIES_EXHAUSTED', `gave up after ${failures} failed requests`, { fatal: true }));
+        if (failures >= opts.maxAttempts)
+          return stop(new PresenceClientError('RETRIES_EXHAUSTED', `gave up after ${failures} failed requests`, { fatal: true }));
         if (state.connection === 'connected') report(e);
         state.setConnection('reconnecting', e);
         const backoff = fullJitterDelay(failures++, opts.backoff, opts.random);
@@ -103,7 +119,10 @@ export function createHttpTransport(state: State, tokens: TokenSource, opts: Htt
     state.setConnection('failed', err);
   };
 
-  loop(async () => state.applyMe((await request(ClientHeartbeatDocument, { deviceId: opts.deviceId })).heartbeat), opts.heartbeatIntervalMs);
+  loop(
+    async () => state.applyMe((await request(ClientHeartbeatDocument, { deviceId: opts.deviceId })).heartbeat),
+    opts.heartbeatIntervalMs,
+  );
   loop(async () => {
     const read = state.beginRead();
     try {

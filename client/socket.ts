@@ -44,7 +44,12 @@ interface Connection {
  * graphql-ws client carrying the current token; on every acknowledgement the client re-reads `me`
  * and `friends` and merges them by version, so whatever happened while it was away is caught up.
  */
-export function createSocketTransport(state: State, tokens: TokenSource, opts: SocketTransportOptions, report: (e: PresenceClientError) => void): Transport {
+export function createSocketTransport(
+  state: State,
+  tokens: TokenSource,
+  opts: SocketTransportOptions,
+  report: (e: PresenceClientError) => void,
+): Transport {
   let conn: Connection | null = null;
   let attempt = 0;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -88,7 +93,11 @@ export function createSocketTransport(state: State, tokens: TokenSource, opts: S
       });
     } catch (err) {
       // graphql-ws refused the WebSocket class or the URL: nothing a retry would change.
-      return fail(new PresenceClientError('BAD_REQUEST', `cannot open a socket: ${err instanceof Error ? err.message : String(err)}`, { fatal: true }));
+      return fail(
+        new PresenceClientError('BAD_REQUEST', `cannot open a socket: ${err instanceof Error ? err.message : String(err)}`, {
+          fatal: true,
+        }),
+      );
     }
     conn = c;
     subscribeFriends(c);
@@ -136,7 +145,11 @@ export function createSocketTransport(state: State, tokens: TokenSource, opts: S
 
   const subscribeMe = (c: Connection, userId: string) =>
     c.client.subscribe<{ presenceChanged: Presence }>(
-      { query: ClientPresenceChangedDocument.query, operationName: ClientPresenceChangedDocument.operationName, variables: { ids: [userId] } },
+      {
+        query: ClientPresenceChangedDocument.query,
+        operationName: ClientPresenceChangedDocument.operationName,
+        variables: { ids: [userId] },
+      },
       {
         next: (r) => (r.data ? state.applyMe(r.data.presenceChanged) : r.errors && report(closeError(r.errors))),
         error: (err) => conn === c && c.connected && report(closeError(err)),
@@ -161,7 +174,10 @@ export function createSocketTransport(state: State, tokens: TokenSource, opts: S
   const resync = async (c: Connection, first: boolean) => {
     const read = state.beginRead();
     try {
-      const [me, friends] = await Promise.all([runOnSocket(c.client, ClientMeDocument, {}), runOnSocket(c.client, ClientFriendsDocument, {})]);
+      const [me, friends] = await Promise.all([
+        runOnSocket(c.client, ClientMeDocument, {}),
+        runOnSocket(c.client, ClientFriendsDocument, {}),
+      ]);
       if (conn !== c) return read.abandon();
       const hadMe = state.me !== null;
       state.applyMe(me.me);
@@ -182,15 +198,27 @@ export function createSocketTransport(state: State, tokens: TokenSource, opts: S
     const err = closeError(event);
     const code = err.details.closeCode;
     if (code === CloseCodes.Unauthorized) {
-      return fail(new PresenceClientError('UNAUTHORIZED', `the server refused the token (4401): ${err.message}`, { fatal: true, closeCode: code }));
+      return fail(
+        new PresenceClientError('UNAUTHORIZED', `the server refused the token (4401): ${err.message}`, { fatal: true, closeCode: code }),
+      );
     }
     if (code === CloseCodes.BadRequest) {
-      return fail(new PresenceClientError('BAD_REQUEST', `the server refused the connection (4400): ${err.message}`, { fatal: true, closeCode: code }));
+      return fail(
+        new PresenceClientError('BAD_REQUEST', `the server refused the connection (4400): ${err.message}`, {
+          fatal: true,
+          closeCode: code,
+        }),
+      );
     }
     if (code === CloseCodes.Forbidden) {
       tokens.invalidate();
       if (!tokens.refreshable) {
-        return fail(new PresenceClientError('TOKEN_EXPIRED', 'the token expired (4403) and there is no getToken to refresh it', { fatal: true, closeCode: code }));
+        return fail(
+          new PresenceClientError('TOKEN_EXPIRED', 'the token expired (4403) and there is no getToken to refresh it', {
+            fatal: true,
+            closeCode: code,
+          }),
+        );
       }
       // Expired while open: the fresh token is (usually) already fetched, come back at once.
       // Refused at the handshake: getToken returned a stale token, so back off.

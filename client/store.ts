@@ -34,7 +34,11 @@ export function applyEvents(map: ReadonlyMap<string, Presence>, events: readonly
  * (the friendship ended) removed, except those in `keep` (seen live since the read began: a friend
  * added after the server read the list).
  */
-export function mergeSnapshot(map: ReadonlyMap<string, Presence>, snapshot: readonly Presence[], keep: ReadonlySet<string> = new Set()): Merged {
+export function mergeSnapshot(
+  map: ReadonlyMap<string, Presence>,
+  snapshot: readonly Presence[],
+  keep: ReadonlySet<string> = new Set(),
+): Merged {
   const applied = applyEvents(map, snapshot);
   const listed = new Set(snapshot.map((p) => p.userId));
   const removed = [...applied.map.keys()].filter((id) => !listed.has(id) && !keep.has(id));

@@ -31,7 +31,8 @@ export interface TokenSource {
 export function createTokenSource(opts: TokenSourceOptions): TokenSource {
   const { getToken } = opts;
   if (!getToken) {
-    if (typeof opts.token !== 'string' || opts.token === '') throw new TypeError('createPresenceClient needs a `token` string or a `getToken` function');
+    if (typeof opts.token !== 'string' || opts.token === '')
+      throw new TypeError('createPresenceClient needs a `token` string or a `getToken` function');
     const token = opts.token;
     return { refreshable: false, current: async () => token, invalidate: () => {}, close: () => {} };
   }

@@ -15,13 +15,20 @@ import {
   type Presence,
 } from '../client/index.js';
 
-const p = (userId: string, version: number, status: Presence['status'] = 'ONLINE'): Presence => ({ userId, status, lastActiveAt: null, version });
+const p = (userId: string, version: number, status: Presence['status'] = 'ONLINE'): Presence => ({
+  userId,
+  status,
+  lastActiveAt: null,
+  version,
+});
 
 describe('client backoff and jitter', () => {
   const opts = { baseMs: 50, capMs: 2_000 };
 
   it('the ceiling doubles from base and stops at the cap', () => {
-    expect([0, 1, 2, 3, 4, 5, 6, 100, 5_000].map((n) => backoffCeiling(n, opts))).toEqual([50, 100, 200, 400, 800, 1_600, 2_000, 2_000, 2_000]);
+    expect([0, 1, 2, 3, 4, 5, 6, 100, 5_000].map((n) => backoffCeiling(n, opts))).toEqual([
+      50, 100, 200, 400, 800, 1_600, 2_000, 2_000, 2_000,
+    ]);
     expect(backoffCeiling(0)).toBe(500); // the defaults: 500 ms, 30 s
     expect(backoffCeiling(20)).toBe(30_000);
   });

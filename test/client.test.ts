@@ -1,6 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createPresenceClient, type PresenceClient, type PresenceClientError, type PresenceClientOptions, type Presence } from '../client/index.js';
+import {
+  createPresenceClient,
+  type PresenceClient,
+  type PresenceClientError,
+  type PresenceClientOptions,
+  type Presence,
+} from '../client/index.js';
 import { signToken } from '../src/auth.js';
 import { AddFriendsDocument, SetPresenceDocument, type PresenceStatus } from './generated/graphql.js';
 import { startApp, type TestServer } from './helpers/app.js';
@@ -38,7 +44,8 @@ describe('client library against a real server', () => {
   let srv: TestServer;
   let clients: PresenceClient[] = [];
   const users = userFactory();
-  const set = async (userId: string, status: PresenceStatus) => (await ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId))).setPresence;
+  const set = async (userId: string, status: PresenceStatus) =>
+    (await ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId))).setPresence;
   const befriend = async (userId: string, friendIds: string[]) =>
     ok(srv.url, AddFriendsDocument, { userId, friendIds }, await srv.token('svc', { service: true }));
   /** A client with test-sized timings; every error it reports is recorded. */
@@ -215,7 +222,12 @@ describe('client library against a real server', () => {
   it('over HTTP: heartbeats keep the viewer present and friends are polled', async () => {
     const [a, b] = users('a', 'b');
     await befriend(a!, [b!]);
-    const { client: A, errors } = connect({ transport: 'http', getToken: () => srv.token(a!), heartbeatIntervalMs: 300, pollIntervalMs: 150 });
+    const { client: A, errors } = connect({
+      transport: 'http',
+      getToken: () => srv.token(a!),
+      heartbeatIntervalMs: 300,
+      pollIntervalMs: 150,
+    });
     const { client: B } = connect({ token: await srv.token(b!) });
     await waitFor(() => A.connection === 'connected' && A.me?.status === 'ONLINE');
     await waitFor(() => status(B, a!) === 'ONLINE'); // the heartbeat opened A's device session
