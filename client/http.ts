@@ -52,16 +52,18 @@ export function createHttpTransport(
 
   /** One request with the current token; a token refused as expired is replaced once and the request retried. */
   const request = async <R, V extends Record<string, unknown>>(doc: TypedDocument<R, V>, variables: V): Promise<R> => {
+    const token = await tokens.current();
     try {
-      return await post(doc, variables, await tokens.current());
+      return await post(doc, variables, token);
     } catch (err) {
       if (!(err instanceof PresenceClientError) || err.details.serverCode !== 'UNAUTHENTICATED') throw err;
-      if (!tokens.refreshable)
+      if (!tokens.refreshable) {
         throw new PresenceClientError('UNAUTHORIZED', `the server refused the token: ${err.message}`, {
           fatal: true,
           serverCode: 'UNAUTHENTICATED',
         });
-      tokens.invalidate();
+      }
+      tokens.invalidate(token);
       try {
         return await post(doc, variables, await tokens.current());
       } catch (again) {

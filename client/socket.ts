@@ -34,6 +34,8 @@ export interface Transport {
 
 interface Connection {
   client: Client;
+  /** The token this socket was opened with. */
+  token: string;
   connected: boolean;
   timers: Set<ReturnType<typeof setTimeout>>;
 }
@@ -81,7 +83,7 @@ export function createSocketTransport(
       return retry(false, err as PresenceClientError); // reported by the token source
     }
     if (closed) return;
-    const c: Connection = { client: null as unknown as Client, connected: false, timers: new Set() };
+    const c: Connection = { client: null as unknown as Client, token, connected: false, timers: new Set() };
     let pong: ReturnType<typeof setTimeout> | undefined;
     try {
       c.client = connectClient(c, token, {
@@ -211,7 +213,7 @@ export function createSocketTransport(
       );
     }
     if (code === CloseCodes.Forbidden) {
-      tokens.invalidate();
+      tokens.invalidate(c.token);
       if (!tokens.refreshable) {
         return fail(
           new PresenceClientError('TOKEN_EXPIRED', 'the token expired (4403) and there is no getToken to refresh it', {

@@ -18,8 +18,11 @@ export interface TokenSource {
   readonly refreshable: boolean;
   /** A token to use now: the cached one, or a fresh one when it is due for refresh or invalidated. */
   current(): Promise<string>;
-  /** The server said the token expired (4403, HTTP 401): the next `current()` asks for another. */
-  invalidate(): void;
+  /**
+   * The server refused `token` as expired (4403, HTTP 401): the next `current()` asks for another,
+   * unless a fresh one has already replaced it in the meantime (fetched before exp).
+   */
+  invalidate(token: string): void;
   close(): void;
 }
 
@@ -75,8 +78,8 @@ export function createTokenSource(opts: TokenSourceOptions): TokenSource {
       if (cached && (cached.dueAt === null || Date.now() < cached.dueAt)) return cached.token;
       return fetchToken();
     },
-    invalidate: () => {
-      cached = null;
+    invalidate: (token) => {
+      if (cached?.token === token) cached = null;
     },
     close: () => {
       closed = true;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { buildSchema, parse, validate } from 'graphql';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   applyEvents,
   backoffCeiling,
@@ -14,6 +14,7 @@ import {
   tokenExpiresAt,
   type Presence,
 } from '../client/index.js';
+import { createTokenSource } from '../client/tokens.js';
 
 const p = (userId: string, version: number, status: Presence['status'] = 'ONLINE'): Presence => ({
   userId,
@@ -130,6 +131,52 @@ describe('client tokens', () => {
     expect(refreshAt(4_000, 0, 10_000)).toBe(2_000); // short-lived: halfway
     expect(refreshAt(1_000, 5_000, 10_000)).toBe(1_000); // already expired: due at once
     expect(refreshAt(null, 0, 10_000)).toBeNull();
+  });
+});
+
+describe('client token source', () => {
+  const jwt = (payload: object) => `e30.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.sig`;
+  afterEach(() => void vi.useRealTimers());
+
+  it('fetches the next token before exp, keeps it when the old one is refused, and asks again for a refused current one', async () => {
+    vi.useFakeTimers({ now: 1_800_000_000_000 });
+    let asked = 0;
+    const errors: unknown[] = [];
+    const source = createTokenSource({
+      getToken: () => jwt({ exp: Math.floor(Date.now() / 1000) + 100, n: ++asked }),
+      refreshLeadMs: 10_000,
+      onError: (e) => errors.push(e),
+    });
+    const first = await source.current();
+    expect(await source.current()).toBe(first);
+    await vi.advanceTimersByTimeAsync(89_000);
+    expect(asked).toBe(1);
+    await vi.advanceTimersByTimeAsync(2_000); // 10 s before exp: fetched in the background
+    expect(asked).toBe(2);
+    const second = await source.current();
+    expect(second).not.toBe(first);
+    source.invalidate(first); // the old socket's 4403: the fresh token stays
+    expect(await source.current()).toBe(second);
+    expect(asked).toBe(2);
+    source.invalidate(second); // the fresh one refused too: ask again
+    await source.current();
+    expect(asked).toBe(3);
+    source.close();
+    await vi.advanceTimersByTimeAsync(200_000);
+    expect(asked).toBe(3); // closed: no more background refreshes
+    expect(errors).toEqual([]);
+  });
+
+  it('reports a failing getToken and rejects, and a fixed token is required without one', async () => {
+    const errors: { code: string }[] = [];
+    const source = createTokenSource({
+      getToken: () => Promise.reject(new Error('offline')),
+      refreshLeadMs: 1_000,
+      onError: (e) => errors.push(e),
+    });
+    await expect(source.current()).rejects.toMatchObject({ code: 'TOKEN_REFRESH_FAILED' });
+    expect(errors.map((e) => e.code)).toEqual(['TOKEN_REFRESH_FAILED']);
+    expect(() => createTokenSource({ refreshLeadMs: 1_000, onError: () => {} })).toThrow(TypeError);
   });
 });
 
