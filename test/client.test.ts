@@ -8,7 +8,7 @@ import {
   type Presence,
 } from '../client/index.js';
 import { signToken } from '../src/auth.js';
-import { AddFriendsDocument, SetPresenceDocument, type PresenceStatus } from './generated/graphql.js';
+import { AddFriendsDocument, RemoveFriendsDocument, SetPresenceDocument, type PresenceStatus } from './generated/graphql.js';
 import { startApp, type TestServer } from './helpers/app.js';
 import { ok } from './helpers/graphql.js';
 import { userFactory } from './helpers/users.js';
@@ -143,6 +143,28 @@ describe('client library against a real server', () => {
     await waitFor(() => status(A, b!) === 'ONLINE');
   });
 
+  it('a friend added while connected appears live; one removed while away is gone after the reconnect', async () => {
+    const [a, b, c] = users('a', 'b', 'c');
+    await befriend(a!, [b!]);
+    const ws = controllableWebSocket();
+    const { client: A } = connect({ token: await srv.token(a!), webSocketImpl: ws.impl });
+    const removed: string[] = [];
+    A.onChange((change) => removed.push(...change.removed));
+    await waitFor(() => A.connection === 'connected' && A.friends.has(b!));
+    await set(c!, 'BUSY');
+    await befriend(a!, [c!]);
+    await waitFor(() => status(A, c!) === 'BUSY'); // the server announces a new friend's status
+
+    ws.net.offline = true;
+    ws.drop();
+    await waitFor(() => A.connection === 'reconnecting');
+    await ok(srv.url, RemoveFriendsDocument, { userId: a!, friendIds: [c!] }, await srv.token('svc', { service: true }));
+    ws.net.offline = false;
+    await waitFor(() => A.connection === 'connected' && !A.friends.has(c!));
+    expect([...A.friends.keys()]).toEqual([b]);
+    expect(removed).toEqual([c]);
+  });
+
   it('a refused token (4401) stops the client with an error and no retry', async () => {
     const ws = controllableWebSocket();
     const { client, errors } = connect({ token: 'not-a-jwt', webSocketImpl: ws.impl });
@@ -177,8 +199,12 @@ describe('client library against a real server', () => {
       await set(b!, s);
       await waitFor(() => status(A, b!) === s, 3_000);
     }
-    expect(ws.closes.filter((c) => c === 4403).length).toBeGreaterThanOrEqual(1); // the server ended expired sockets...
-    expect(asked).toBeGreaterThanOrEqual(3); // ...and fresh tokens were ready for the reconnects
+    const expired = ws.closes.filter((c) => c === 4403).length;
+    expect(expired).toBeGreaterThanOrEqual(1); // the server ended expired sockets...
+    expect(ws.closes.filter((c) => c !== 4403)).toEqual([]); // ...every reconnect was accepted...
+    // ...with the token fetched before exp: one per socket, plus at most one fetched for the next.
+    expect(asked).toBeGreaterThanOrEqual(expired + 1);
+    expect(asked).toBeLessThanOrEqual(expired + 2);
     expect(errors.filter((e) => e.fatal)).toEqual([]);
     expect(A.connection).toBe('connected');
   });
