@@ -16,26 +16,37 @@ import { waitFor } from './helpers/ws.js';
 
 /**
  * A `ws` WebSocket class the test can cut off: `offline` sends new sockets to a closed port (the
- * network is down), `drop()` terminates the open ones without a close frame (the network vanished).
+ * network is down), `drop()` terminates the open ones without a close frame (the network vanished),
+ * `freeze()` makes the open ones deaf (a half-open connection: nothing arrives, nothing closes).
  */
 function controllableWebSocket() {
   const sockets: WebSocket[] = [];
   const closes: number[] = [];
+  const frozen = new WeakSet<WebSocket>();
   const net = { offline: false };
+  const onmessage = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage')!;
   class TestWebSocket extends WebSocket {
     constructor(url: string | URL, protocols?: string | string[]) {
       super(net.offline ? 'ws://127.0.0.1:1/graphql' : url, protocols);
       sockets.push(this);
       this.on('close', (code) => closes.push(code));
       this.on('error', () => {}); // a refused connection; graphql-ws sees the close
+      // graphql-ws reads messages through onmessage: a frozen socket never calls it again.
+      Object.defineProperty(this, 'onmessage', {
+        get: () => onmessage.get!.call(this),
+        set: (fn: ((e: WebSocket.MessageEvent) => void) | null) =>
+          onmessage.set!.call(this, fn && ((e: WebSocket.MessageEvent) => void (frozen.has(this) || fn(e)))),
+      });
     }
   }
+  const open = () => sockets.filter((s) => s.readyState === WebSocket.OPEN);
   return {
     impl: TestWebSocket,
     sockets,
     closes,
     net,
-    drop: () => sockets.forEach((s) => s.readyState === WebSocket.OPEN && s.terminate()),
+    drop: () => open().forEach((s) => s.terminate()),
+    freeze: () => open().forEach((s) => frozen.add(s)),
   };
 }
 
@@ -141,6 +152,19 @@ describe('client library against a real server', () => {
     // Still live on the new socket.
     await set(b!, 'ONLINE');
     await waitFor(() => status(A, b!) === 'ONLINE');
+  });
+
+  it('a socket that stops answering pings is given up and replaced, and what it missed is read again', async () => {
+    const [a, b] = users('a', 'b');
+    await befriend(a!, [b!]);
+    const ws = controllableWebSocket();
+    const { client: A, errors } = connect({ token: await srv.token(a!), webSocketImpl: ws.impl, keepAliveMs: 100, pongTimeoutMs: 300 });
+    await waitFor(() => A.connection === 'connected' && A.friends.has(b!));
+    ws.freeze();
+    await set(b!, 'BUSY'); // sent to the deaf socket: never seen there
+    await waitFor(() => status(A, b!) === 'BUSY' && A.connection === 'connected', 5_000);
+    expect(ws.sockets).toHaveLength(2);
+    expect(errors.map((e) => e.details.closeCode)).toEqual([4499]); // graphql-ws' Terminated
   });
 
   it('a friend added while connected appears live; one removed while away is gone after the reconnect', async () => {
