@@ -287,4 +287,22 @@ describe('client library against a real server', () => {
     await waitFor(() => status(B, a!) === 'AWAY');
     expect(errors).toEqual([]);
   });
+
+  it('over HTTP: a refused token stops the client; with getToken only after a fresh one is refused too', async () => {
+    let requests = 0;
+    const fetchImpl: typeof fetch = (input, init) => (requests++, fetch(input, init));
+    const fixed = connect({ transport: 'http', token: 'not-a-jwt', fetchImpl });
+    let asked = 0;
+    const wrongKey = await signToken('another-secret-0123456789abcdef0123456789', 'mallory');
+    const refreshing = connect({ transport: 'http', getToken: () => (asked++, wrongKey), fetchImpl });
+    await waitFor(() => fixed.client.connection === 'failed' && refreshing.client.connection === 'failed');
+    expect(fixed.client.error).toMatchObject({ code: 'UNAUTHORIZED', fatal: true, details: { serverCode: 'UNAUTHENTICATED' } });
+    expect(refreshing.client.error).toMatchObject({ code: 'UNAUTHORIZED', fatal: true });
+    expect(asked).toBeGreaterThanOrEqual(2); // asked again after the first 401
+    const settled = requests;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(requests).toBe(settled); // nothing retries
+    expect(fixed.errors.map((e) => e.code)).toEqual(['UNAUTHORIZED']);
+    expect(refreshing.errors.map((e) => e.code)).toEqual(['UNAUTHORIZED']);
+  });
 });
