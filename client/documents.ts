@@ -1,0 +1,70 @@
+/**
+ * The client's own operations, as typed documents (the shape codegen's `TypedDocumentString`
+ * gives: the text plus phantom result and variable types), written against schema/schema.graphql.
+ * They are kept here, not imported from test/generated, so the client stands alone;
+ * test/client-unit.test.ts validates every one against the printed schema, so drift fails a test.
+ * Operation names are those of schema/operations, so the server's metrics label them.
+ */
+
+export type PresenceStatus = 'ONLINE' | 'AWAY' | 'BUSY' | 'INVISIBLE' | 'OFFLINE';
+
+/** A user as the viewer is allowed to see them (the schema's `Presence`). */
+export interface Presence {
+  readonly userId: string;
+  readonly status: PresenceStatus;
+  /** ISO-8601 UTC; now while online, when they went offline afterwards; null if unknown or hidden. */
+  readonly lastActiveAt: string | null;
+  /** Grows with every change of this user; 0 when nothing may be shown. */
+  readonly version: number;
+}
+
+/** A GraphQL document with its result and variables types attached (types only, nothing at run time). */
+export interface TypedDocument<TResult, TVariables extends Record<string, unknown>> {
+  readonly query: string;
+  readonly operationName: string;
+  /** Never set: carries the types. */
+  readonly __types?: { result: TResult; variables: TVariables };
+}
+
+export type ResultOf<D> = D extends TypedDocument<infer R, Record<string, unknown>> ? R : never;
+export type VariablesOf<D> = D extends TypedDocument<unknown, infer V> ? V : never;
+
+const fields = 'userId status lastActiveAt version';
+
+const doc = <R, V extends Record<string, unknown> = Record<string, never>>(operationName: string, query: string): TypedDocument<R, V> =>
+  Object.freeze({ query, operationName });
+
+export const ClientFriendsDocument = doc<{ friends: Presence[] }>('Friends', `query Friends { friends { ${fields} } }`);
+
+export const ClientMeDocument = doc<{ me: Presence }>('Me', `query Me { me { ${fields} } }`);
+
+export const ClientSetPresenceDocument = doc<{ setPresence: Presence }, { status: PresenceStatus; deviceId?: string | null }>(
+  'SetPresence',
+  `mutation SetPresence($status: PresenceStatus!, $deviceId: String) { setPresence(status: $status, deviceId: $deviceId) { ${fields} } }`,
+);
+
+export const ClientHeartbeatDocument = doc<{ heartbeat: Presence }, { deviceId: string }>(
+  'Heartbeat',
+  `mutation Heartbeat($deviceId: String!) { heartbeat(deviceId: $deviceId) { ${fields} } }`,
+);
+
+export const ClientFriendPresenceChangedDocument = doc<{ friendPresenceChanged: Presence }>(
+  'FriendPresenceChanged',
+  `subscription FriendPresenceChanged { friendPresenceChanged { ${fields} } }`,
+);
+
+/** The viewer's own changes (from this or another device): self is always visible to self. */
+export const ClientPresenceChangedDocument = doc<{ presenceChanged: Presence }, { ids: string[] }>(
+  'PresenceChanged',
+  `subscription PresenceChanged($ids: [ID!]!) { presenceChanged(ids: $ids) { ${fields} } }`,
+);
+
+/** Every document above, for the drift test. */
+export const clientDocuments: readonly TypedDocument<unknown, Record<string, unknown>>[] = [
+  ClientFriendsDocument,
+  ClientMeDocument,
+  ClientSetPresenceDocument,
+  ClientHeartbeatDocument,
+  ClientFriendPresenceChangedDocument,
+  ClientPresenceChangedDocument,
+] as never;

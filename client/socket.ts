@@ -1,0 +1,264 @@
+import { createClient, type Client } from 'graphql-ws';
+import { fullJitterDelay, type BackoffOptions } from './backoff.js';
+import {
+  ClientFriendPresenceChangedDocument,
+  ClientFriendsDocument,
+  ClientMeDocument,
+  ClientPresenceChangedDocument,
+  ClientSetPresenceDocument,
+  type Presence,
+  type PresenceStatus,
+} from './documents.js';
+import { CloseCodes, PresenceClientError } from './errors.js';
+import { closeError, runOnSocket } from './operations.js';
+import type { State } from './store.js';
+import type { TokenSource } from './tokens.js';
+
+export interface SocketTransportOptions {
+  wsUrl: string;
+  webSocketImpl: unknown;
+  deviceId: string | undefined;
+  backoff: BackoffOptions;
+  maxAttempts: number;
+  keepAliveMs: number;
+  pongTimeoutMs: number;
+  ackTimeoutMs: number;
+  resyncSettleMs: number;
+  random: () => number;
+}
+
+export interface Transport {
+  setStatus(status: PresenceStatus): Promise<Presence>;
+  close(): Promise<void>;
+}
+
+interface Connection {
+  client: Client;
+  /** The token this socket was opened with. */
+  token: string;
+  connected: boolean;
+  timers: Set<ReturnType<typeof setTimeout>>;
+}
+
+/**
+ * One graphql-ws connection at a time, with our own reconnect loop around it (graphql-ws' retries
+ * are off: its client treats 4429 as fatal and knows nothing of tokens). Each connection is a fresh
+ * graphql-ws client carrying the current token; on every acknowledgement the client re-reads `me`
+ * and `friends` and merges them by version, so whatever happened while it was away is caught up.
+ */
+export function createSocketTransport(
+  state: State,
+  tokens: TokenSource,
+  opts: SocketTransportOptions,
+  report: (e: PresenceClientError) => void,
+): Transport {
+  let conn: Connection | null = null;
+  let attempt = 0;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+  /** ONLINE or AWAY as last set on this device: a new socket opens with it (the device's own status). */
+  let deviceStatus: 'ONLINE' | 'AWAY' = 'ONLINE';
+
+  const fail = (err: PresenceClientError) => {
+    report(err);
+    state.setConnection('failed', err);
+  };
+
+  const retry = (immediately = false, cause: PresenceClientError | null = null) => {
+    if (closed) return;
+    if (attempt >= opts.maxAttempts) {
+      return fail(new PresenceClientError('RETRIES_EXHAUSTED', `gave up after ${attempt} reconnection attempts`, { fatal: true }));
+    }
+    const delay = immediately ? 0 : fullJitterDelay(attempt, opts.backoff, opts.random);
+    attempt++;
+    state.setConnection('reconnecting', cause);
+    retryTimer = setTimeout(() => void open(), delay);
+  };
+
+  const open = async () => {
+    let token: string;
+    try {
+      token = await tokens.current();
+    } catch (err) {
+      return retry(false, err as PresenceClientError); // reported by the token source
+    }
+    if (closed) return;
+    const c: Connection = { client: null as unknown as Client, token, connected: false, timers: new Set() };
+    let pong: ReturnType<typeof setTimeout> | undefined;
+    try {
+      c.client = connectClient(c, token, {
+        onPing: () => {
+          if (opts.pongTimeoutMs > 0) pong = setTimeout(() => c.client.terminate(), opts.pongTimeoutMs);
+        },
+        onPong: () => clearTimeout(pong),
+        onClosed: () => clearTimeout(pong),
+      });
+    } catch (err) {
+      // graphql-ws refused the WebSocket class or the URL: nothing a retry would change.
+      return fail(
+        new PresenceClientError('BAD_REQUEST', `cannot open a socket: ${err instanceof Error ? err.message : String(err)}`, {
+          fatal: true,
+        }),
+      );
+    }
+    conn = c;
+    subscribeFriends(c);
+    const me = state.me;
+    if (me) subscribeMe(c, me.userId);
+  };
+
+  /** A graphql-ws client for one connection: no retries of its own, every close handled by onClosed. */
+  const connectClient = (c: Connection, token: string, hooks: { onPing(): void; onPong(): void; onClosed(): void }) =>
+    createClient({
+      url: opts.wsUrl,
+      webSocketImpl: opts.webSocketImpl,
+      lazy: false,
+      retryAttempts: 0,
+      onNonLazyError: () => {}, // every close is handled in `closed` below
+      keepAlive: opts.keepAliveMs,
+      connectionAckWaitTimeout: opts.ackTimeoutMs,
+      connectionParams: {
+        authorization: `Bearer ${token}`,
+        ...(opts.deviceId ? { deviceId: opts.deviceId } : {}),
+        ...(deviceStatus === 'AWAY' ? { status: 'AWAY' } : {}),
+      },
+      on: {
+        connected: () => conn === c && onConnected(c),
+        closed: (event) => {
+          hooks.onClosed();
+          if (conn === c) onClosed(c, event);
+        },
+        // A ping we sent must be answered within pongTimeoutMs, or the socket is dead (a laptop
+        // that slept, a proxy that dropped it silently): terminate it and reconnect.
+        ping: (received) => !received && hooks.onPing(),
+        pong: (received) => received && hooks.onPong(),
+      },
+    });
+
+  const subscribeFriends = (c: Connection) =>
+    c.client.subscribe<{ friendPresenceChanged: Presence }>(
+      { query: ClientFriendPresenceChangedDocument.query, operationName: ClientFriendPresenceChangedDocument.operationName },
+      {
+        next: (r) => (r.data ? state.applyFriends([r.data.friendPresenceChanged]) : r.errors && report(closeError(r.errors))),
+        error: (err) => conn === c && c.connected && report(closeError(err)),
+        complete: () => {},
+      },
+    );
+
+  const subscribeMe = (c: Connection, userId: string) =>
+    c.client.subscribe<{ presenceChanged: Presence }>(
+      {
+        query: ClientPresenceChangedDocument.query,
+        operationName: ClientPresenceChangedDocument.operationName,
+        variables: { ids: [userId] },
+      },
+      {
+        next: (r) => (r.data ? state.applyMe(r.data.presenceChanged) : r.errors && report(closeError(r.errors))),
+        error: (err) => conn === c && c.connected && report(closeError(err)),
+        complete: () => {},
+      },
+    );
+
+  const onConnected = (c: Connection) => {
+    c.connected = true;
+    attempt = 0;
+    state.setConnection('connected', null);
+    void resync(c, true);
+    // The server starts following friends a moment after the subscription is sent; a change in that
+    // moment is in neither the first read nor the stream. A second read closes the gap.
+    if (opts.resyncSettleMs > 0) {
+      const t = setTimeout(() => void resync(c, false), opts.resyncSettleMs);
+      c.timers.add(t);
+    }
+  };
+
+  /** Re-reads me and friends over this connection and merges them by version. */
+  const resync = async (c: Connection, first: boolean) => {
+    const read = state.beginRead();
+    try {
+      const [me, friends] = await Promise.all([
+        runOnSocket(c.client, ClientMeDocument, {}),
+        runOnSocket(c.client, ClientFriendsDocument, {}),
+      ]);
+      if (conn !== c) return read.abandon();
+      const hadMe = state.me !== null;
+      state.applyMe(me.me);
+      if (first && !hadMe) subscribeMe(c, me.me.userId);
+      read.finish(friends.friends);
+    } catch (err) {
+      read.abandon();
+      // A read lost to a closing socket is redone on the next connection.
+      if (conn === c && c.connected) report(closeError(err));
+    }
+  };
+
+  const onClosed = (c: Connection, event: unknown) => {
+    const wasConnected = c.connected;
+    dispose(c);
+    conn = null;
+    if (closed) return;
+    const err = closeError(event);
+    const code = err.details.closeCode;
+    if (code === CloseCodes.Unauthorized) {
+      return fail(
+        new PresenceClientError('UNAUTHORIZED', `the server refused the token (4401): ${err.message}`, { fatal: true, closeCode: code }),
+      );
+    }
+    if (code === CloseCodes.BadRequest) {
+      return fail(
+        new PresenceClientError('BAD_REQUEST', `the server refused the connection (4400): ${err.message}`, {
+          fatal: true,
+          closeCode: code,
+        }),
+      );
+    }
+    if (code === CloseCodes.Forbidden) {
+      tokens.invalidate(c.token);
+      if (!tokens.refreshable) {
+        return fail(
+          new PresenceClientError('TOKEN_EXPIRED', 'the token expired (4403) and there is no getToken to refresh it', {
+            fatal: true,
+            closeCode: code,
+          }),
+        );
+      }
+      // Expired while open: the fresh token is (usually) already fetched, come back at once.
+      // Refused at the handshake: getToken returned a stale token, so back off.
+      return retry(wasConnected, err);
+    }
+    // Reported once per lost connection, not once per failed attempt; `error` holds the latest.
+    if (wasConnected) report(err);
+    retry(false, err);
+  };
+
+  const dispose = (c: Connection) => {
+    for (const t of c.timers) clearTimeout(t);
+    Promise.resolve(c.client.dispose()).catch(() => {}); // rejects when the socket never opened
+  };
+
+  void open();
+
+  return {
+    async setStatus(status) {
+      const c = conn;
+      if (closed) throw new PresenceClientError('CLOSED', 'the client is closed');
+      if (!c?.connected) throw new PresenceClientError('NOT_CONNECTED', `not connected (${state.connection}); try again once connected`);
+      const { setPresence } = await runOnSocket(c.client, ClientSetPresenceDocument, { status });
+      if (status === 'ONLINE' || status === 'AWAY') deviceStatus = status;
+      state.applyMe(setPresence);
+      return setPresence;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(retryTimer);
+      const c = conn;
+      conn = null;
+      if (c) {
+        for (const t of c.timers) clearTimeout(t);
+        await Promise.resolve(c.client.dispose()).catch(() => {});
+      }
+      if (state.connection !== 'failed') state.setConnection('closed', null);
+    },
+  };
+}

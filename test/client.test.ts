@@ -1,0 +1,308 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import {
+  createPresenceClient,
+  type PresenceClient,
+  type PresenceClientError,
+  type PresenceClientOptions,
+  type Presence,
+} from '../client/index.js';
+import { signToken } from '../src/auth.js';
+import { AddFriendsDocument, RemoveFriendsDocument, SetPresenceDocument, type PresenceStatus } from './generated/graphql.js';
+import { startApp, type TestServer } from './helpers/app.js';
+import { ok } from './helpers/graphql.js';
+import { userFactory } from './helpers/users.js';
+import { waitFor } from './helpers/ws.js';
+
+/**
+ * A `ws` WebSocket class the test can cut off: `offline` sends new sockets to a closed port (the
+ * network is down), `drop()` terminates the open ones without a close frame (the network vanished),
+ * `freeze()` makes the open ones deaf (a half-open connection: nothing arrives, nothing closes).
+ */
+function controllableWebSocket() {
+  const sockets: WebSocket[] = [];
+  const closes: number[] = [];
+  const frozen = new WeakSet<WebSocket>();
+  const net = { offline: false };
+  const onmessage = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage')!;
+  class TestWebSocket extends WebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(net.offline ? 'ws://127.0.0.1:1/graphql' : url, protocols);
+      sockets.push(this);
+      this.on('close', (code) => closes.push(code));
+      this.on('error', () => {}); // a refused connection; graphql-ws sees the close
+      // graphql-ws reads messages through onmessage: a frozen socket never calls it again.
+      Object.defineProperty(this, 'onmessage', {
+        get: () => onmessage.get!.call(this),
+        set: (fn: ((e: WebSocket.MessageEvent) => void) | null) =>
+          onmessage.set!.call(this, fn && ((e: WebSocket.MessageEvent) => void (frozen.has(this) || fn(e)))),
+      });
+    }
+  }
+  const open = () => sockets.filter((s) => s.readyState === WebSocket.OPEN);
+  return {
+    impl: TestWebSocket,
+    sockets,
+    closes,
+    net,
+    drop: () => open().forEach((s) => s.terminate()),
+    freeze: () => open().forEach((s) => frozen.add(s)),
+  };
+}
+
+// The client library against the real app (memory engine) over real sockets: no server mocks.
+describe('client library against a real server', () => {
+  let srv: TestServer;
+  let clients: PresenceClient[] = [];
+  const users = userFactory();
+  const set = async (userId: string, status: PresenceStatus) =>
+    (await ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId))).setPresence;
+  const befriend = async (userId: string, friendIds: string[]) =>
+    ok(srv.url, AddFriendsDocument, { userId, friendIds }, await srv.token('svc', { service: true }));
+  /** A client with test-sized timings; every error it reports is recorded. */
+  const connect = (opts: Partial<PresenceClientOptions>) => {
+    const errors: PresenceClientError[] = [];
+    const client = createPresenceClient({
+      url: `${srv.url}/graphql`,
+      webSocketImpl: WebSocket,
+      reconnectBaseMs: 50,
+      reconnectCapMs: 400,
+      resyncSettleMs: 200,
+      onError: (e) => errors.push(e),
+      ...opts,
+    } as PresenceClientOptions);
+    clients.push(client);
+    return { client, errors };
+  };
+  /** Every friend entry the client applied, in order (what a UI would have rendered). */
+  const record = (client: PresenceClient) => {
+    const applied: Presence[] = [];
+    client.onChange((c) => applied.push(...c.updated));
+    return applied;
+  };
+  const status = (client: PresenceClient, userId: string) => client.friends.get(userId)?.status;
+
+  beforeAll(async () => {
+    srv = await startApp();
+  });
+  afterEach(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    clients = [];
+  });
+  afterAll(async () => {
+    await srv?.stop();
+  });
+
+  it('keeps a live friends list and me, and sets the viewer status over the socket', async () => {
+    const [a, b] = users('a', 'b');
+    await befriend(a!, [b!]);
+    const { client: A, errors } = connect({ getToken: () => srv.token(a!) });
+    const { client: B } = connect({ token: await srv.token(b!) });
+    await waitFor(() => A.connection === 'connected' && B.connection === 'connected' && A.me !== null && B.friends.has(a!));
+    expect(A.me).toMatchObject({ userId: a, status: 'ONLINE' }); // the socket itself makes A present
+    await waitFor(() => status(A, b!) === 'ONLINE'); // B's socket made B present, live or by the read
+
+    await B.setStatus('BUSY');
+    await waitFor(() => status(A, b!) === 'BUSY');
+    expect(B.me?.status).toBe('BUSY');
+    const away = await A.setStatus('AWAY');
+    expect(away).toMatchObject({ userId: a, status: 'AWAY' });
+    // The same version also arrives on A's own stream; it is applied once.
+    expect(A.me).toMatchObject({ status: 'AWAY', version: away.version });
+    await waitFor(() => status(B, a!) === 'AWAY');
+    expect(errors).toEqual([]);
+  });
+
+  it('after a dropped socket, reconnects with backoff and shows the latest state, nothing applied twice', async () => {
+    const [a, b] = users('a', 'b');
+    await befriend(a!, [b!]);
+    const ws = controllableWebSocket();
+    const { client: A, errors } = connect({ token: await srv.token(a!), webSocketImpl: ws.impl });
+    const applied = record(A);
+    await waitFor(() => A.connection === 'connected' && A.friends.has(b!));
+    const online = await set(b!, 'ONLINE');
+    await waitFor(() => status(A, b!) === 'ONLINE');
+    await A.setStatus('AWAY'); // the device's own status: the next socket opens with it
+
+    // The network goes: the socket dies without a close frame and reconnects are refused.
+    ws.net.offline = true;
+    ws.drop();
+    await waitFor(() => A.connection === 'reconnecting');
+    const before = ws.sockets.length;
+    await waitFor(() => ws.sockets.length >= before + 2); // it keeps trying (and failing) meanwhile
+    await set(b!, 'AWAY');
+    const busy = await set(b!, 'BUSY');
+    expect(status(A, b!)).toBe('ONLINE'); // nothing reaches A while it is away
+
+    ws.net.offline = false;
+    await waitFor(() => A.connection === 'connected' && status(A, b!) === 'BUSY');
+    await new Promise((r) => setTimeout(r, 400)); // the settle re-read (200 ms) has run too
+    const forB = applied.filter((p) => p.userId === b);
+    // The live ONLINE, then the state read on reconnect: the AWAY it missed is superseded, not replayed.
+    expect(forB.map((p) => [p.status, p.version])).toEqual([
+      ['OFFLINE', 0], // the first read: B was never seen
+      ['ONLINE', online.version],
+      ['BUSY', busy.version],
+    ]);
+    expect(A.friends.get(b!)).toMatchObject({ status: 'BUSY', version: busy.version });
+    expect(ws.closes).toContain(1006);
+    expect(A.me).toMatchObject({ userId: a, status: 'AWAY' });
+    expect(errors.map((e) => e.code)).toEqual(['CONNECTION_LOST']); // once for the lost socket, not per attempt
+
+    // Still live on the new socket.
+    await set(b!, 'ONLINE');
+    await waitFor(() => status(A, b!) === 'ONLINE');
+  });
+
+  it('a socket that stops answering pings is given up and replaced, and what it missed is read again', async () => {
+    const [a, b] = users('a', 'b');
+    await befriend(a!, [b!]);
+    const ws = controllableWebSocket();
+    const { client: A, errors } = connect({ token: await srv.token(a!), webSocketImpl: ws.impl, keepAliveMs: 100, pongTimeoutMs: 300 });
+    await waitFor(() => A.connection === 'connected' && A.friends.has(b!));
+    ws.freeze();
+    await set(b!, 'BUSY'); // sent to the deaf socket: never seen there
+    await waitFor(() => status(A, b!) === 'BUSY' && A.connection === 'connected', 5_000);
+    expect(ws.sockets).toHaveLength(2);
+    expect(errors.map((e) => e.details.closeCode)).toEqual([4499]); // graphql-ws' Terminated
+  });
+
+  it('a friend added while connected appears live; one removed while away is gone after the reconnect', async () => {
+    const [a, b, c] = users('a', 'b', 'c');
+    await befriend(a!, [b!]);
+    const ws = controllableWebSocket();
+    const { client: A } = connect({ token: await srv.token(a!), webSocketImpl: ws.impl });
+    const removed: string[] = [];
+    A.onChange((change) => removed.push(...change.removed));
+    await waitFor(() => A.connection === 'connected' && A.friends.has(b!));
+    await set(c!, 'BUSY');
+    await befriend(a!, [c!]);
+    await waitFor(() => status(A, c!) === 'BUSY'); // the server announces a new friend's status
+
+    ws.net.offline = true;
+    ws.drop();
+    await waitFor(() => A.connection === 'reconnecting');
+    await ok(srv.url, RemoveFriendsDocument, { userId: a!, friendIds: [c!] }, await srv.token('svc', { service: true }));
+    ws.net.offline = false;
+    await waitFor(() => A.connection === 'connected' && !A.friends.has(c!));
+    expect([...A.friends.keys()]).toEqual([b]);
+    expect(removed).toEqual([c]);
+  });
+
+  it('a refused token (4401) stops the client with an error and no retry', async () => {
+    const ws = controllableWebSocket();
+    const { client, errors } = connect({ token: 'not-a-jwt', webSocketImpl: ws.impl });
+    let asked = 0;
+    const wrongKey = await signToken('another-secret-0123456789abcdef0123456789', 'mallory');
+    const second = connect({ getToken: () => (asked++, wrongKey), webSocketImpl: ws.impl });
+    await waitFor(() => client.connection === 'failed' && second.client.connection === 'failed');
+    for (const [c, errs] of [
+      [client, errors],
+      [second.client, second.errors],
+    ] as const) {
+      expect(c.error).toMatchObject({ code: 'UNAUTHORIZED', fatal: true, details: { closeCode: 4401 } });
+      expect(errs.map((e) => e.code)).toEqual(['UNAUTHORIZED']);
+    }
+    await new Promise((r) => setTimeout(r, 500)); // ten base delays: a retrying client would have tried again
+    expect(ws.sockets).toHaveLength(2);
+    expect(ws.closes).toEqual([4401, 4401]);
+    expect(asked).toBe(1);
+    await expect(client.setStatus('ONLINE')).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
+  });
+
+  it('refreshes short-lived tokens from getToken and stays live across their expiry (4403)', async () => {
+    const [a, b] = users('a', 'b');
+    await befriend(a!, [b!]);
+    const ws = controllableWebSocket();
+    let asked = 0;
+    const { client: A, errors } = connect({ getToken: () => (asked++, srv.token(a!, { expiresIn: '2s' })), webSocketImpl: ws.impl });
+    await waitFor(() => A.connection === 'connected' && A.friends.has(b!));
+    const statuses: PresenceStatus[] = ['ONLINE', 'AWAY', 'BUSY', 'ONLINE'];
+    for (const s of statuses) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      await set(b!, s);
+      await waitFor(() => status(A, b!) === s, 3_000);
+    }
+    const expired = ws.closes.filter((c) => c === 4403).length;
+    expect(expired).toBeGreaterThanOrEqual(1); // the server ended expired sockets...
+    expect(ws.closes.filter((c) => c !== 4403)).toEqual([]); // ...every reconnect was accepted...
+    // ...with the token fetched before exp: one per socket, plus at most one fetched for the next.
+    expect(asked).toBeGreaterThanOrEqual(expired + 1);
+    expect(asked).toBeLessThanOrEqual(expired + 2);
+    expect(errors.filter((e) => e.fatal)).toEqual([]);
+    expect(A.connection).toBe('connected');
+  });
+
+  it('too many sockets (4429) is retried with backoff, not fatal: it connects once another closes', async () => {
+    const limited = await startApp({ WS_MAX_CONNECTIONS_PER_USER: '1' });
+    try {
+      const [a] = users('a');
+      const url = `${limited.url}/graphql`;
+      const first = connect({ url, token: await limited.token(a!) });
+      await waitFor(() => first.client.connection === 'connected');
+      const ws = controllableWebSocket();
+      const second = connect({ url, token: await limited.token(a!), webSocketImpl: ws.impl });
+      await waitFor(() => ws.closes.filter((c) => c === 4429).length >= 2);
+      expect(second.client.connection).toBe('reconnecting');
+      expect(second.client.error).toMatchObject({ details: { closeCode: 4429 } });
+      await first.client.close();
+      await waitFor(() => second.client.connection === 'connected');
+      expect(second.errors).toEqual([]); // never connected before: the state says it, onError stays quiet
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      clients = [];
+      await limited.stop();
+    }
+  });
+
+  it('needs a WebSocket class where there is no global one, and a token', () => {
+    const hasGlobal = typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'function';
+    if (!hasGlobal) expect(() => createPresenceClient({ url: srv.url, token: 't' })).toThrow(/webSocketImpl/);
+    expect(() => createPresenceClient({ url: srv.url, webSocketImpl: WebSocket })).toThrow(/token/);
+    expect(() => createPresenceClient({ url: 'ftp://x', token: 't', webSocketImpl: WebSocket })).toThrow(/http/);
+  });
+
+  it('a fixed token that expires ends the client with TOKEN_EXPIRED', async () => {
+    const { client, errors } = connect({ token: await srv.token(users('a')[0]!, { expiresIn: '1s' }) });
+    await waitFor(() => client.connection === 'failed', 4_000);
+    expect(client.error).toMatchObject({ code: 'TOKEN_EXPIRED', details: { closeCode: 4403 } });
+    expect(errors.map((e) => e.code)).toEqual(['TOKEN_EXPIRED']);
+  });
+
+  it('over HTTP: heartbeats keep the viewer present and friends are polled', async () => {
+    const [a, b] = users('a', 'b');
+    await befriend(a!, [b!]);
+    const { client: A, errors } = connect({
+      transport: 'http',
+      getToken: () => srv.token(a!),
+      heartbeatIntervalMs: 300,
+      pollIntervalMs: 150,
+    });
+    const { client: B } = connect({ token: await srv.token(b!) });
+    await waitFor(() => A.connection === 'connected' && A.me?.status === 'ONLINE');
+    await waitFor(() => status(B, a!) === 'ONLINE'); // the heartbeat opened A's device session
+    await B.setStatus('BUSY');
+    await waitFor(() => status(A, b!) === 'BUSY');
+    await A.setStatus('AWAY');
+    await waitFor(() => status(B, a!) === 'AWAY');
+    expect(errors).toEqual([]);
+  });
+
+  it('over HTTP: a refused token stops the client; with getToken only after a fresh one is refused too', async () => {
+    let requests = 0;
+    const fetchImpl: typeof fetch = (input, init) => (requests++, fetch(input, init));
+    const fixed = connect({ transport: 'http', token: 'not-a-jwt', fetchImpl });
+    let asked = 0;
+    const wrongKey = await signToken('another-secret-0123456789abcdef0123456789', 'mallory');
+    const refreshing = connect({ transport: 'http', getToken: () => (asked++, wrongKey), fetchImpl });
+    await waitFor(() => fixed.client.connection === 'failed' && refreshing.client.connection === 'failed');
+    expect(fixed.client.error).toMatchObject({ code: 'UNAUTHORIZED', fatal: true, details: { serverCode: 'UNAUTHENTICATED' } });
+    expect(refreshing.client.error).toMatchObject({ code: 'UNAUTHORIZED', fatal: true });
+    expect(asked).toBeGreaterThanOrEqual(2); // asked again after the first 401
+    const settled = requests;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(requests).toBe(settled); // nothing retries
+    expect(fixed.errors.map((e) => e.code)).toEqual(['UNAUTHORIZED']);
+    expect(refreshing.errors.map((e) => e.code)).toEqual(['UNAUTHORIZED']);
+  });
+});
