@@ -46,7 +46,8 @@ export const LONG: SoakProfile = { users: 120, invisible: 6, friends: 6, opsPerS
 const LEASE = 1_500;
 const GRACE = 500;
 const SWEEP = 100;
-const HTTP_TTL = 1_500;
+// Heartbeats every third of it: wide enough that a busy 2-core machine does not miss one.
+const HTTP_TTL = 3_000;
 /** PRESENCE.md's ghost bound for these settings, plus an HTTP device's TTL. */
 const GHOST_BOUND = LEASE + SWEEP + Math.max(0, GRACE - LEASE) + SWEEP;
 /** A checkpoint waits this long after the last operation: everything must have settled. */
@@ -296,9 +297,13 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
       // session expired meanwhile, the heartbeat starts a new one (ONLINE): the client then sends
       // its status again, as the README tells HTTP clients to.
       void token(d.user)
-        .then((auth) => gql('mutation($d: String!) { heartbeat(deviceId: $d) { status } }', { d: d.id }, auth))
-        .then(() => {
-          if (d.reassert && d.alive) sendStatus(d);
+        .then((auth) => gql<{ heartbeat: { status: PresenceStatus } }>('mutation($d: String!) { heartbeat(deviceId: $d) { status } }', { d: d.id }, auth))
+        .then(({ heartbeat }) => {
+          // The user reads ONLINE though this device is AWAY and no other device is ONLINE: the
+          // session was started anew (it had expired). A careful client re-sends its status.
+          const othersOnline = [...devices.values()].some((o) => o.user === d.user && o !== d && o.alive && o.status === 'ONLINE');
+          const restarted = d.status === 'AWAY' && heartbeat.status === 'ONLINE' && !othersOnline;
+          if ((d.reassert || restarted) && d.alive && devices.has(d.id)) sendStatus(d);
           d.reassert = false;
         })
         .catch(() => {
