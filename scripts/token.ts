@@ -21,7 +21,11 @@ let parsed;
 try {
   parsed = parseArgs({
     allowPositionals: true,
-    options: { service: { type: 'boolean', default: false }, expires: { type: 'string', default: '12h' }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      service: { type: 'boolean', default: false },
+      expires: { type: 'string', default: '12h' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
   });
 } catch (err) {
   usage((err as Error).message);

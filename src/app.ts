@@ -132,7 +132,10 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       });
       const url = baseUrl(config.host, port);
       const metricsUrl = baseUrl(config.metricsHost, metricsPort);
-      logger.info({ port, metricsPort, instanceId: liveness.instanceId, engine: engine.kind, config: publicConfig(config) }, 'presence listening');
+      logger.info(
+        { port, metricsPort, instanceId: liveness.instanceId, engine: engine.kind, config: publicConfig(config) },
+        'presence listening',
+      );
       return { url, port, metricsUrl };
     },
     // Graceful: stop accepting, tell every socket to go elsewhere (1001), and let its session
@@ -193,7 +196,8 @@ function tooLarge(req: IncomingMessage, res: ServerResponse, max: number): boole
 
 /** The resolved configuration as it is safe to log: no secrets, no credentials in URLs. */
 function publicConfig(config: Readonly<Config>) {
-  const redis = config.redis?.kind === 'standalone' ? { ...config.redis, url: config.redis.url.replace(/\/\/[^@/]*@/, '//***@') } : config.redis;
+  const redis =
+    config.redis?.kind === 'standalone' ? { ...config.redis, url: config.redis.url.replace(/\/\/[^@/]*@/, '//***@') } : config.redis;
   return {
     ...config,
     redis,

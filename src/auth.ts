@@ -35,9 +35,7 @@ export interface CachingVerifier extends VerifyToken {
  * already keeps a withdrawn key for up to 10 minutes).
  */
 export function createVerifier(cfg: JwtConfig, maxIdLength: number): CachingVerifier {
-  const key: Uint8Array | JWTVerifyGetKey = cfg.jwksUrl
-    ? createRemoteJWKSet(new URL(cfg.jwksUrl))
-    : new TextEncoder().encode(cfg.secret!);
+  const key: Uint8Array | JWTVerifyGetKey = cfg.jwksUrl ? createRemoteJWKSet(new URL(cfg.jwksUrl)) : new TextEncoder().encode(cfg.secret!);
   const algorithms = cfg.jwksUrl ? ['RS256', 'ES256'] : ['HS256'];
 
   const verify = async (token: string): Promise<Viewer> => {

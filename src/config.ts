@@ -213,7 +213,10 @@ function bool(env: Env, name: string, dflt: boolean): boolean {
 function list(env: Env, name: string): string[] {
   const raw = str(env, name);
   if (raw === null) return [];
-  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const item of items) {
     if (item !== '*' && !/^https?:\/\/[^/\s]+$/.test(item)) {
       throw new ConfigError(name, `expected origins like https://app.example.com (or *), got "${item}"`);

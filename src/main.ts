@@ -13,9 +13,7 @@ try {
 }
 const logger = createLogger(config);
 if (config.jwt.usingDevSecret) {
-  logger.warn(
-    'JWT_SECRET is not set: using the PUBLIC development secret. Anyone can mint tokens. Never run like this in production.',
-  );
+  logger.warn('JWT_SECRET is not set: using the PUBLIC development secret. Anyone can mint tokens. Never run like this in production.');
 }
 const app = createApp(config, { logger });
 let url: string;
@@ -26,11 +24,15 @@ try {
   if (code !== 'EADDRINUSE' && code !== 'EACCES') throw err;
   // A port someone else holds is a setting to change, not a crash: say which one, like ConfigError.
   const variable = port === config.metricsPort ? 'METRICS_PORT' : 'PORT';
-  console.error(`presence: ${variable}: port ${port} is ${code === 'EADDRINUSE' ? 'in use' : 'not allowed'}; set ${variable} to another port (0 picks a free one)`);
+  console.error(
+    `presence: ${variable}: port ${port} is ${code === 'EADDRINUSE' ? 'in use' : 'not allowed'}; set ${variable} to another port (0 picks a free one)`,
+  );
   process.exit(2);
 }
 if (config.env !== 'production') {
-  console.error(`\n  Presence is running (${app.engine.kind} engine)\n  GraphiQL:  ${url}/graphql\n  Token:     npm run token -- alice   (then header  Authorization: Bearer <token>)\n`);
+  console.error(
+    `\n  Presence is running (${app.engine.kind} engine)\n  GraphiQL:  ${url}/graphql\n  Token:     npm run token -- alice   (then header  Authorization: Bearer <token>)\n`,
+  );
 }
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {

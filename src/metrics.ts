@@ -86,9 +86,18 @@ export function createMetrics() {
     }),
     sweptUsers: new Counter({ name: 'presence_swept_users_total', help: 'Users re-evaluated because a session deadline passed', ...r }),
     takeovers: new Counter({ name: 'presence_takeovers_total', help: 'Dead instances taken over by this instance', ...r }),
-    takenOverSessions: new Counter({ name: 'presence_taken_over_sessions_total', help: 'Sessions of dead instances ended by this instance', ...r }),
+    takenOverSessions: new Counter({
+      name: 'presence_taken_over_sessions_total',
+      help: 'Sessions of dead instances ended by this instance',
+      ...r,
+    }),
     retained: new Counter({ name: 'presence_retention_removed_total', help: 'Records removed after the retention period', ...r }),
-    rateLimited: new Counter({ name: 'presence_rate_limited_total', help: 'Calls refused by the per-user rate limit', labelNames: ['operation'], ...r }),
+    rateLimited: new Counter({
+      name: 'presence_rate_limited_total',
+      help: 'Calls refused by the per-user rate limit',
+      labelNames: ['operation'],
+      ...r,
+    }),
     // With the Redis engine each operation is one round trip (one script or one pipeline per node).
     engineDuration: new Histogram({
       name: 'presence_engine_duration_seconds',
@@ -97,7 +106,12 @@ export function createMetrics() {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       ...r,
     }),
-    engineErrors: new Counter({ name: 'presence_engine_errors_total', help: 'Failed storage engine operations', labelNames: ['operation'], ...r }),
+    engineErrors: new Counter({
+      name: 'presence_engine_errors_total',
+      help: 'Failed storage engine operations',
+      labelNames: ['operation'],
+      ...r,
+    }),
     redisUp: new Gauge({
       name: 'presence_redis_up',
       help: '1 while every Redis connection of this instance is ready (always 1 on the memory engine)',

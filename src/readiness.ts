@@ -32,14 +32,16 @@ export function createReadiness(deps: ReadinessDeps): Readiness {
   let inFlight: Promise<boolean> | null = null;
   let last = { ok: true, at: 0 };
   const probe = () =>
-    (inFlight ??= deps.probe!().then(
-      () => true,
-      () => false,
-    ).then((ok) => {
-      last = { ok, at: Date.now() };
-      inFlight = null;
-      return ok;
-    }));
+    (inFlight ??= deps.probe!()
+      .then(
+        () => true,
+        () => false,
+      )
+      .then((ok) => {
+        last = { ok, at: Date.now() };
+        inFlight = null;
+        return ok;
+      }));
   const check = async () => {
     if (deps.draining()) return false;
     if (!deps.probe) return true;

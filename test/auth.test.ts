@@ -20,8 +20,7 @@ describe('HTTP authentication with an HS256 secret', () => {
   afterAll(() => srv?.stop());
 
   const good = () => hs256().setIssuer('https://id.example').setAudience('presence').setExpirationTime('5m');
-  const me = (authorization?: string) =>
-    request(srv.url, MeDocument, {}, null, authorization ? { authorization } : {});
+  const me = (authorization?: string) => request(srv.url, MeDocument, {}, null, authorization ? { authorization } : {});
 
   it('accepts a valid token and reads its subject', async () => {
     const res = await me(`Bearer ${await good().sign(secret)}`);
@@ -32,14 +31,33 @@ describe('HTTP authentication with an HS256 secret', () => {
     ['no token', async () => undefined],
     ['a malformed header', async () => 'Token abc'],
     ['a bad signature', async () => `Bearer ${await good().sign(new TextEncoder().encode('x'.repeat(40)))}`],
-    ['an expired token', async () => `Bearer ${await good().setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(secret)}`],
-    ['a token not valid yet', async () => `Bearer ${await good().setNotBefore(Math.floor(Date.now() / 1000) + 600).sign(secret)}`],
+    [
+      'an expired token',
+      async () =>
+        `Bearer ${await good()
+          .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+          .sign(secret)}`,
+    ],
+    [
+      'a token not valid yet',
+      async () =>
+        `Bearer ${await good()
+          .setNotBefore(Math.floor(Date.now() / 1000) + 600)
+          .sign(secret)}`,
+    ],
     ['a wrong issuer', async () => `Bearer ${await good().setIssuer('https://evil.example').sign(secret)}`],
     ['a wrong audience', async () => `Bearer ${await good().setAudience('other').sign(secret)}`],
-    ['no subject', async () => `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://id.example').setAudience('presence').setExpirationTime('5m').sign(secret)}`],
+    [
+      'no subject',
+      async () =>
+        `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://id.example').setAudience('presence').setExpirationTime('5m').sign(secret)}`,
+    ],
     ['a blank subject', async () => `Bearer ${await good().setSubject('   ').sign(secret)}`],
     ['a subject with a lone surrogate', async () => `Bearer ${await good().setSubject('sur\ud800').sign(secret)}`],
-    ['an alg:none token', async () => `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'alice', iss: 'https://id.example', aud: 'presence' })}.`],
+    [
+      'an alg:none token',
+      async () => `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'alice', iss: 'https://id.example', aud: 'presence' })}.`,
+    ],
     ['garbage', async () => 'Bearer not.a.jwt'],
   ])('refuses %s with UNAUTHENTICATED and no data', async (_name, header) => {
     const res = await me(await header());
@@ -48,7 +66,9 @@ describe('HTTP authentication with an HS256 secret', () => {
   });
 
   it('tolerates a few seconds of clock skew', async () => {
-    const token = await good().setExpirationTime(Math.floor(Date.now() / 1000) - 2).sign(secret);
+    const token = await good()
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 2)
+      .sign(secret);
     expect((await me(`Bearer ${token}`)).data?.me.userId).toBe('alice');
   });
 });
@@ -78,15 +98,27 @@ describe('HTTP authentication with a JWKS (RS256/ES256)', () => {
   const me = (token: string) => request(srv.url, MeDocument, {}, token);
 
   it('accepts RS256 and ES256 tokens signed by the published keys', async () => {
-    const rs = await new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: 'rsa' }).setSubject('bob').setExpirationTime('5m').sign(rsa.privateKey);
-    const es = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'ec' }).setSubject('carol').setExpirationTime('5m').sign(ec.privateKey);
+    const rs = await new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', kid: 'rsa' })
+      .setSubject('bob')
+      .setExpirationTime('5m')
+      .sign(rsa.privateKey);
+    const es = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'ec' })
+      .setSubject('carol')
+      .setExpirationTime('5m')
+      .sign(ec.privateKey);
     expect((await me(rs)).data?.me.userId).toBe('bob');
     expect((await me(es)).data?.me.userId).toBe('carol');
   });
 
   it('refuses an HS256 token signed with the RSA public key (algorithm confusion)', async () => {
     const pem = Buffer.from(JSON.stringify(publicJwk));
-    const forged = await new SignJWT({}).setProtectedHeader({ alg: 'HS256', kid: 'rsa' }).setSubject('mallory').setExpirationTime('5m').sign(pem);
+    const forged = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256', kid: 'rsa' })
+      .setSubject('mallory')
+      .setExpirationTime('5m')
+      .sign(pem);
     expect(codes(await me(forged))).toEqual(['UNAUTHENTICATED']);
   });
 
@@ -101,8 +133,15 @@ describe('HTTP authentication with a JWKS (RS256/ES256)', () => {
 describe('the cache of verified tokens (issue 11, item 1)', () => {
   const verifier = (env: Record<string, string> = {}) =>
     createVerifier(loadConfig({ JWT_SECRET: TEST_SECRET, JWT_CLOCK_TOLERANCE_S: '0', ...env }).jwt, 128);
-  const sign = (sub: string, exp: number | string = '5m') => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime(exp).sign(secret);
-  const refused = async (p: Promise<unknown>) => expect(await p.then(() => 'accepted', (e: { extensions?: { code?: string } }) => e.extensions?.code)).toBe('UNAUTHENTICATED');
+  const sign = (sub: string, exp: number | string = '5m') =>
+    new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime(exp).sign(secret);
+  const refused = async (p: Promise<unknown>) =>
+    expect(
+      await p.then(
+        () => 'accepted',
+        (e: { extensions?: { code?: string } }) => e.extensions?.code,
+      ),
+    ).toBe('UNAUTHENTICATED');
 
   it('verifies a token once, then answers from the cache', async () => {
     const verify = verifier();
@@ -128,7 +167,11 @@ describe('the cache of verified tokens (issue 11, item 1)', () => {
     const good = await sign('alice');
     await verify(good);
     const [header, payload] = good.split('.');
-    const other = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime('5m').sign(new TextEncoder().encode('y'.repeat(40)));
+    const other = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('alice')
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode('y'.repeat(40)));
     const tampered = `${header}.${Buffer.from(JSON.stringify({ sub: 'mallory', exp: 4_000_000_000 })).toString('base64url')}.${good.split('.')[2]}`;
     for (let i = 0; i < 3; i++) {
       await refused(verify(other));

@@ -82,7 +82,9 @@ describe('GraphQL clients with their defaults', () => {
       mkdirSync(dir, { recursive: true });
       const file = join(dir, `snippet-${process.pid}-${Math.random().toString(36).slice(2)}.mjs`);
       writeFileSync(file, snippet.replaceAll('ws://127.0.0.1:4000/graphql', `${srv.url.replace('http', 'ws')}/graphql`));
-      const proc = reap(spawn(process.execPath, [file], { env: { PATH: process.env['PATH'] ?? '', TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] }));
+      const proc = reap(
+        spawn(process.execPath, [file], { env: { PATH: process.env['PATH'] ?? '', TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] }),
+      );
       const out = { stdout: '', stderr: '', code: null as number | null };
       proc.stdout!.on('data', (d) => (out.stdout += d));
       proc.stderr!.on('data', (d) => (out.stderr += d));
@@ -117,7 +119,11 @@ describe('GraphQL clients with their defaults', () => {
     it('stops at once with 4401 on a bad token instead of retrying', async () => {
       const run = runSnippet('not-a-jwt');
       // graphql-ws' default retries would take ~38 s; a fatal close ends it on the first try.
-      await waitFor(() => run.out.code !== null, 10_000, () => run.out.stderr);
+      await waitFor(
+        () => run.out.code !== null,
+        10_000,
+        () => run.out.stderr,
+      );
       expect(run.out.code).not.toBe(0);
       expect(run.out.stderr).toContain('closed: 4401 Unauthorized');
       expect(run.out.stderr).not.toMatch(/\n\s+at /);
@@ -166,7 +172,11 @@ describe('GraphQL clients with their defaults', () => {
     const [viewer] = users('sse-expiring');
     const res = await fetch(`${srv.url}/graphql`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${await srv.token(viewer!, { expiresIn: '2s' })}`, accept: 'text/event-stream', 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${await srv.token(viewer!, { expiresIn: '2s' })}`,
+        accept: 'text/event-stream',
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ query: 'subscription { friendPresenceChanged { userId status } }' }),
     });
     expect(res.status).toBe(200);
@@ -181,13 +191,33 @@ describe('GraphQL clients with their defaults', () => {
     const url = `${srv.url}/graphql`;
     const json = { 'content-type': 'application/json' };
     const refusals: [string, Promise<Response>, number, string][] = [
-      ['a mutation over GET', fetch(`${url}?query=${encodeURIComponent('mutation { setPresence(status: BUSY) { status } }')}`), 405, 'BAD_REQUEST'],
+      [
+        'a mutation over GET',
+        fetch(`${url}?query=${encodeURIComponent('mutation { setPresence(status: BUSY) { status } }')}`),
+        405,
+        'BAD_REQUEST',
+      ],
       ['a body that is not JSON', fetch(url, { method: 'POST', headers: json, body: '{bad' }), 400, 'BAD_REQUEST'],
-      ['an Accept it cannot serve', fetch(url, { method: 'POST', headers: { ...json, accept: 'text/xml' }, body: '{"query":"{ __typename }"}' }), 406, 'NOT_ACCEPTABLE'],
-      ['a Content-Type it cannot read', fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"query":"{ __typename }"}' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      [
+        'an Accept it cannot serve',
+        fetch(url, { method: 'POST', headers: { ...json, accept: 'text/xml' }, body: '{"query":"{ __typename }"}' }),
+        406,
+        'NOT_ACCEPTABLE',
+      ],
+      [
+        'a Content-Type it cannot read',
+        fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"query":"{ __typename }"}' }),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      ],
       ['a PUT', fetch(url, { method: 'PUT', headers: json, body: '{"query":"{ __typename }"}' }), 405, 'BAD_REQUEST'],
       ['an unknown path', fetch(`${srv.url}/nope`), 404, 'NOT_FOUND'],
-      ['a bad token', fetch(url, { method: 'POST', headers: { ...json, authorization: 'Bearer x' }, body: '{"query":"{ __typename }"}' }), 401, 'UNAUTHENTICATED'],
+      [
+        'a bad token',
+        fetch(url, { method: 'POST', headers: { ...json, authorization: 'Bearer x' }, body: '{"query":"{ __typename }"}' }),
+        401,
+        'UNAUTHENTICATED',
+      ],
     ];
     for (const [what, pending, status, code] of refusals) {
       const res = await pending;
@@ -198,7 +228,11 @@ describe('GraphQL clients with their defaults', () => {
   });
 
   it('does not echo a body that is not JSON back to its sender', async () => {
-    const res = await fetch(`${srv.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{${'x'.repeat(100_000)}` });
+    const res = await fetch(`${srv.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{${'x'.repeat(100_000)}`,
+    });
     expect(res.status).toBe(400);
     const text = await res.text();
     expect(text.length).toBeLessThan(500);

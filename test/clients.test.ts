@@ -27,8 +27,7 @@ describe('real GraphQL clients over graphql-ws', () => {
   let srv: TestServer;
   let cleanups: (() => unknown)[] = [];
   const users = userFactory();
-  const set = async (userId: string, status: PresenceStatus) =>
-    ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId));
+  const set = async (userId: string, status: PresenceStatus) => ok(srv.url, SetPresenceDocument, { status }, await srv.token(userId));
   const befriend = async (userId: string, friendIds: string[]) =>
     ok(srv.url, AddFriendsDocument, { userId, friendIds }, await srv.token('svc', { service: true }));
   const routed = () => srv.app.router.size();
@@ -36,7 +35,11 @@ describe('real GraphQL clients over graphql-ws', () => {
   const expectOnlineThenAway = async (friend: string, events: PresenceFieldsFragment[], errors: unknown[]) => {
     await set(friend, 'ONLINE');
     await set(friend, 'AWAY');
-    await waitFor(() => events.length >= 2 || errors.length > 0, 5_000, () => JSON.stringify({ events, errors }));
+    await waitFor(
+      () => events.length >= 2 || errors.length > 0,
+      5_000,
+      () => JSON.stringify({ events, errors }),
+    );
     expect(errors).toEqual([]);
     expect(events.map((e) => [e.userId, e.status])).toEqual([
       [friend, 'ONLINE'],
@@ -45,7 +48,12 @@ describe('real GraphQL clients over graphql-ws', () => {
     expect(events[1]!.version).toBeGreaterThan(events[0]!.version);
   };
   /** Resolves once `count` subscriptions of this process are routed: they are live (or released). */
-  const subscribed = (count: number) => waitFor(() => routed() === count, 5_000, () => `routed: ${routed()}`);
+  const subscribed = (count: number) =>
+    waitFor(
+      () => routed() === count,
+      5_000,
+      () => `routed: ${routed()}`,
+    );
 
   /** A graphql-ws client configured the way the Apollo and urql docs show, recording close codes. */
   const socket = (token: string) => {
@@ -149,7 +157,11 @@ describe('real GraphQL clients over graphql-ws', () => {
         complete: () => (completed = true),
       });
       cleanups.push(() => sub.unsubscribe());
-      await waitFor(() => errors.length > 0, 5_000, () => JSON.stringify({ events, closes }));
+      await waitFor(
+        () => errors.length > 0,
+        5_000,
+        () => JSON.stringify({ events, closes }),
+      );
       expect(closes).toEqual([4401]);
       expect(String(errors[0])).toContain('4401');
       expect(errors).toHaveLength(1);
@@ -199,7 +211,11 @@ describe('real GraphQL clients over graphql-ws', () => {
         else if (r.data) events.push(r.data);
       });
       cleanups.push(() => sub.unsubscribe());
-      await waitFor(() => errors.length > 0, 5_000, () => JSON.stringify({ events, closes }));
+      await waitFor(
+        () => errors.length > 0,
+        5_000,
+        () => JSON.stringify({ events, closes }),
+      );
       expect(closes).toEqual([4401]);
       expect(errors).toHaveLength(1);
       expect(errors[0]!.networkError ?? errors[0]!.graphQLErrors[0]).toBeDefined();

@@ -84,7 +84,11 @@ describe('config', () => {
         ['PORT', { PORT: port, METRICS_PORT: '0' }],
         ['METRICS_PORT', { PORT: '0', METRICS_PORT: port }],
       ] as const) {
-        const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { PATH: process.env['PATH'], ...env }, encoding: 'utf8', timeout: 30_000 });
+        const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+          env: { PATH: process.env['PATH'], ...env },
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
         expect(r.status, r.stderr).toBe(2);
         expect(r.stderr).toContain(`presence: ${variable}: port ${port} is in use`);
         expect(r.stderr).not.toMatch(/\n\s+at /);

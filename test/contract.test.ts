@@ -191,7 +191,17 @@ describe.each(engines)('contract on the $name engine', (fixture) => {
         expect(await read()).toEqual(seen);
       }
       // Bob himself saw every move, each with a higher version than the last.
-      expect(bobSees.map((b) => b.status)).toEqual(['OFFLINE', 'INVISIBLE', 'INVISIBLE', 'INVISIBLE', 'OFFLINE', 'INVISIBLE', 'OFFLINE', 'INVISIBLE', 'OFFLINE']);
+      expect(bobSees.map((b) => b.status)).toEqual([
+        'OFFLINE',
+        'INVISIBLE',
+        'INVISIBLE',
+        'INVISIBLE',
+        'OFFLINE',
+        'INVISIBLE',
+        'OFFLINE',
+        'INVISIBLE',
+        'OFFLINE',
+      ]);
       bobSees.forEach((b, i) => {
         const prev = i === 0 ? { status: 'INVISIBLE', version: vanished.version } : bobSees[i - 1]!;
         if (b.status === prev.status) expect(b.version).toBe(prev.version);
@@ -255,7 +265,10 @@ describe.each(engines)('contract on the $name engine', (fixture) => {
     for (const f of others.slice(3, 6)) expect(await friendsOf(f)).toEqual([]);
 
     // Ids already friends do not count again; up to the cap exactly is accepted.
-    expect((await ok(srv.url, AddFriendsDocument, { userId: alice!, friendIds: [...others.slice(0, 3), ...others.slice(3, 5)] }, svc)).addFriends).toBe(2);
+    expect(
+      (await ok(srv.url, AddFriendsDocument, { userId: alice!, friendIds: [...others.slice(0, 3), ...others.slice(3, 5)] }, svc))
+        .addFriends,
+    ).toBe(2);
     expect(await friendsOf(alice!)).toHaveLength(5);
 
     // The other side counts too: a friend already at the cap refuses a new one.

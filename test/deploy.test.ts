@@ -58,7 +58,7 @@ describe('docker-compose.yml', () => {
     expect(lb.ports).toContain(`${listen}:${listen}`);
   });
 
-  it('has Prometheus scrape both instances\' internal metrics listener and load the shipped rules', () => {
+  it("has Prometheus scrape both instances' internal metrics listener and load the shipped rules", () => {
     const prom = compose.services['prometheus']!;
     const config = parse(readFileSync('deploy/prometheus/prometheus.yml', 'utf8')) as {
       rule_files: string[];
@@ -74,7 +74,9 @@ describe('docker-compose.yml', () => {
 
 describe('alert rules', () => {
   type Rule = { alert: string; expr: string; for: string; labels: { severity: string }; annotations: { summary: string } };
-  const rules = (parse(readFileSync('deploy/prometheus/alerts.yml', 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
+  const rules = (parse(readFileSync('deploy/prometheus/alerts.yml', 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap(
+    (g) => g.rules,
+  );
   let srv: TestServer;
   let exported: Set<string>;
   beforeAll(async () => {
@@ -86,7 +88,12 @@ describe('alert rules', () => {
 
   it('cover Redis, errors, delivery lag and the sweeper, each well formed', () => {
     const names = rules.map((r) => r.alert);
-    for (const needed of ['PresenceRedisUnreachable', 'PresenceHighErrorRate', 'PresenceEventDeliveryLag', 'PresenceSweeperFallingBehind']) {
+    for (const needed of [
+      'PresenceRedisUnreachable',
+      'PresenceHighErrorRate',
+      'PresenceEventDeliveryLag',
+      'PresenceSweeperFallingBehind',
+    ]) {
       expect(names).toContain(needed);
     }
     for (const r of rules) {

@@ -55,7 +55,12 @@ describe('instances failing over', () => {
   };
   const device = async (at: ServerProcess | ServerProcess[], userId: string) => {
     const list = Array.isArray(at) ? at : [at];
-    const c = wsClient(list[0]!.url, await token(userId), { eager: true, deviceId: 'phone', urls: list.map((p) => p.url), retryAttempts: list.length > 1 ? 20 : 0 });
+    const c = wsClient(list[0]!.url, await token(userId), {
+      eager: true,
+      deviceId: 'phone',
+      urls: list.map((p) => p.url),
+      retryAttempts: list.length > 1 ? 20 : 0,
+    });
     clients.push(c);
     return c;
   };

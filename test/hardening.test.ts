@@ -7,7 +7,13 @@ import { pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { signToken } from '../src/auth.js';
 import { loadConfig } from '../src/config.js';
-import { AddFriendsDocument, FriendPresenceChangedDocument, HeartbeatDocument, MeDocument, SetPresenceDocument } from './generated/graphql.js';
+import {
+  AddFriendsDocument,
+  FriendPresenceChangedDocument,
+  HeartbeatDocument,
+  MeDocument,
+  SetPresenceDocument,
+} from './generated/graphql.js';
 import { startApp, TEST_SECRET, type TestServer } from './helpers/app.js';
 import { codes, ok, request } from './helpers/graphql.js';
 import { startRedis, type RedisProcess } from './helpers/redis.js';
@@ -73,7 +79,13 @@ describe('limits and abuse', () => {
 
   it('refuses a query one level too deep, on HTTP and on the WebSocket', async () => {
     const token = await srv.token('deep');
-    const own = JSON.parse((await post(srv.url, JSON.stringify({ query: '{ me { ... on Presence { ... on Presence { ... on Presence { userId } } } } }' }), { authorization: `Bearer ${token}` })).text);
+    const own = JSON.parse(
+      (
+        await post(srv.url, JSON.stringify({ query: '{ me { ... on Presence { ... on Presence { ... on Presence { userId } } } } }' }), {
+          authorization: `Bearer ${token}`,
+        })
+      ).text,
+    );
     expect(own.errors[0].message).toMatch(/depth/i);
     expect(own.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
     // Introspection has its own bound (GraphiQL needs 21 levels), still enforced.
@@ -86,7 +98,9 @@ describe('limits and abuse', () => {
     expect(refused.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
 
     const ws = wsClient(srv.url, token);
-    const result = await new Promise<unknown>((resolve) => ws.subscribe({ query: tooDeep }, { next: resolve, error: resolve, complete: () => {} }));
+    const result = await new Promise<unknown>((resolve) =>
+      ws.subscribe({ query: tooDeep }, { next: resolve, error: resolve, complete: () => {} }),
+    );
     expect(JSON.stringify(result)).toMatch(/depth/i);
     await ws.dispose();
     await stillServing();
@@ -104,13 +118,18 @@ describe('limits and abuse', () => {
 
   it('refuses a document with more than GRAPHQL_MAX_FIELDS fields before validating it (validation grows with their square)', async () => {
     const token = await srv.token('fields');
-    const run = async (n: number) => JSON.parse((await post(srv.url, JSON.stringify({ query: `{ me { ${'userId '.repeat(n)}} }` }), { authorization: `Bearer ${token}` })).text);
+    const run = async (n: number) =>
+      JSON.parse(
+        (await post(srv.url, JSON.stringify({ query: `{ me { ${'userId '.repeat(n)}} }` }), { authorization: `Bearer ${token}` })).text,
+      );
     expect((await run(199)).data.me.userId).toBe('fields'); // 200 fields with me
     const refused = await run(200);
     expect(refused.errors[0].message).toMatch(/at most 200 fields/);
     expect(refused.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
     const ws = wsClient(srv.url, token);
-    const result = await new Promise<unknown>((resolve) => ws.subscribe({ query: `{ me { ${'userId '.repeat(200)}} }` }, { next: resolve, error: resolve, complete: () => {} }));
+    const result = await new Promise<unknown>((resolve) =>
+      ws.subscribe({ query: `{ me { ${'userId '.repeat(200)}} }` }, { next: resolve, error: resolve, complete: () => {} }),
+    );
     expect(JSON.stringify(result)).toMatch(/at most 200 fields/);
     await ws.dispose();
   });
@@ -129,7 +148,11 @@ describe('limits and abuse', () => {
     };
     const nearLimit = `{ me { ${'userId '.repeat(990)}} }`;
     const before = await parses();
-    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer not.a.token' }, { authorization: `Bearer ${await signToken('x'.repeat(40), 'forged')}` }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: 'Bearer not.a.token' },
+      { authorization: `Bearer ${await signToken('x'.repeat(40), 'forged')}` },
+    ]) {
       const res = await post(srv.url, JSON.stringify({ query: nearLimit }), headers);
       expect(res.status).toBe(401);
       expect(JSON.parse(res.text).errors[0].extensions.code).toBe('UNAUTHENTICATED');
@@ -140,7 +163,10 @@ describe('limits and abuse', () => {
     expect(introspection.data.__schema.queryType.name).toBe('Query');
     // With a good token a document is parsed (once) and answered.
     const token = await srv.token('early');
-    expect(JSON.parse((await post(srv.url, JSON.stringify({ query: '{ me { userId } }' }), { authorization: `Bearer ${token}` })).text).data.me.userId).toBe('early');
+    expect(
+      JSON.parse((await post(srv.url, JSON.stringify({ query: '{ me { userId } }' }), { authorization: `Bearer ${token}` })).text).data.me
+        .userId,
+    ).toBe('early');
     expect(await parses()).toBe(before + 2);
   });
 
@@ -155,7 +181,14 @@ describe('limits and abuse', () => {
   });
 
   it('never crashes or leaks a stack trace on malformed requests', async () => {
-    for (const body of ['garbage', '{"query":', '[]', '{"query": 5}', '{"query":"{ me { userId } }","variables":"x"}', Buffer.from([0xff, 0xfe, 0x00])]) {
+    for (const body of [
+      'garbage',
+      '{"query":',
+      '[]',
+      '{"query": 5}',
+      '{"query":"{ me { userId } }","variables":"x"}',
+      Buffer.from([0xff, 0xfe, 0x00]),
+    ]) {
       const res = await post(srv.url, body, { authorization: `Bearer ${await srv.token('fuzz')}` });
       expect(res.status).toBeGreaterThanOrEqual(200);
       expect(res.text).not.toMatch(/\n\s+at |node_modules|\.ts:\d+/);
@@ -282,13 +315,14 @@ describe('limits and abuse', () => {
     // RATE_LIMIT_COUNT is 3 here: three status changes reach the friend, then nothing.
     expect(seen.events.map((e) => e.friendPresenceChanged.status)).toEqual(['AWAY', 'ONLINE', 'AWAY']);
     expect(acks.slice(0, 3)).toEqual([null, null, null]);
-    for (const ack of acks.slice(3)) expect(ack).toMatchObject({ statusApplied: false, code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) });
+    for (const ack of acks.slice(3))
+      expect(ack).toMatchObject({ statusApplied: false, code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) });
     // The window is shared with setPresence.
     expect(codes(await request(srv.url, SetPresenceDocument, { status: 'ONLINE' }, token))).toEqual(['RATE_LIMITED']);
     await watcher.dispose();
   });
 
-  it('accepts a WebSocket token that expires beyond a timer\'s reach (30 days ahead), without a TimeoutOverflowWarning', async () => {
+  it("accepts a WebSocket token that expires beyond a timer's reach (30 days ahead), without a TimeoutOverflowWarning", async () => {
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(w.name);
     process.on('warning', onWarning);
@@ -391,7 +425,11 @@ describe('operations endpoints and production defaults', () => {
     const send = async (i: number) => {
       const name = `Evil${i}_${Math.random().toString(36).slice(2)}`;
       const query = `query ${name} { me { userId } }`;
-      await fetch(`${srv.url}/graphql?junk=${i}-${Math.random()}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ query, operationName: name }) });
+      await fetch(`${srv.url}/graphql?junk=${i}-${Math.random()}`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ query, operationName: name }),
+      });
       await fetch(`${srv.url}/graphql?query=${encodeURIComponent(query)}&operationName=${name}&junk=${i}`, { headers: auth });
       await fetch(`${srv.url}/graphql?query=${encodeURIComponent(`{ me { userId } } ${'{'.repeat(i % 3)}`)}&z=${i}`, { headers: auth });
     };
@@ -409,7 +447,9 @@ describe('operations endpoints and production defaults', () => {
 
   it('turns introspection and GraphiQL off in production', async () => {
     const token = await srv.token('prod');
-    const res = JSON.parse((await post(srv.url, JSON.stringify({ query: '{ __schema { types { name } } }' }), { authorization: `Bearer ${token}` })).text);
+    const res = JSON.parse(
+      (await post(srv.url, JSON.stringify({ query: '{ __schema { types { name } } }' }), { authorization: `Bearer ${token}` })).text,
+    );
     expect(res.errors?.length).toBeGreaterThan(0);
     const page = await fetch(`${srv.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(await page.text()).not.toMatch(/graphiql/i);
@@ -555,7 +595,9 @@ describe('client mistakes in production: coded, no name suggestions, not logged 
   it('answers malformed GET parameters 400 BAD_REQUEST, with nothing in the error log', async () => {
     const before = logged.length;
     for (const q of ['variables={bad', 'extensions={bad', 'variables=%7B%22a%22']) {
-      const res = await fetch(`${url}/graphql?query=${encodeURIComponent('{ me { userId } }')}&${q}`, { headers: { authorization: `Bearer ${token}` } });
+      const res = await fetch(`${url}/graphql?query=${encodeURIComponent('{ me { userId } }')}&${q}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       const body = await res.json();
       expect(res.status, q).toBe(400);
       expect(body.errors[0].extensions.code, q).toBe('BAD_REQUEST');
@@ -648,7 +690,13 @@ describe('slow clients and the connection cap', () => {
     expect(ms).toBeLessThan(1_000);
     expect(extra.received).toBe('');
     held[0]!.destroy();
-    await waitFor(async () => (await fetch(`${capped.url}/health`).then((r) => r.status, () => 0)) === 200);
+    await waitFor(
+      async () =>
+        (await fetch(`${capped.url}/health`).then(
+          (r) => r.status,
+          () => 0,
+        )) === 200,
+    );
     held.forEach((s) => s.destroy());
   });
 });

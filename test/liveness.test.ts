@@ -148,7 +148,10 @@ describe.each(engines)('liveness on the $name engine', (fixture) => {
     await sub.take(1);
     // The socket stays open; its session is over now.
     const res = await new Promise<unknown>((resolve, reject) =>
-      phone.subscribe({ query: 'mutation { setPresence(status: OFFLINE) { status } }' }, { next: resolve, error: reject, complete: () => {} }),
+      phone.subscribe(
+        { query: 'mutation { setPresence(status: OFFLINE) { status } }' },
+        { next: resolve, error: reject, complete: () => {} },
+      ),
     );
     expect(res).toMatchObject({ data: { setPresence: { status: 'OFFLINE' } } });
     expect(await status(user!)).toBe('OFFLINE');

@@ -42,13 +42,18 @@ describe('structured logs', () => {
     expect(await srv.stop()).toBe(0);
 
     // Every line is JSON: no console output, no stack traces outside the log.
-    const printed = srv.output().split('\n').filter((l) => l.trim() !== '');
+    const printed = srv
+      .output()
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     expect(printed.filter((l) => !l.startsWith('{'))).toEqual([]);
     const lines = printed;
     const entries = lines.map((l) => JSON.parse(l) as { level: number; msg: string; config?: { jwt: { secret: string } } });
     const start = entries.find((e) => e.msg === 'presence listening')!;
     expect(start.config!.jwt.secret).toBe('[redacted]');
-    expect(entries.map((e) => e.msg)).toEqual(expect.arrayContaining(['redis connected', 'presence listening', 'shutting down', 'presence stopped']));
+    expect(entries.map((e) => e.msg)).toEqual(
+      expect.arrayContaining(['redis connected', 'presence listening', 'shutting down', 'presence stopped']),
+    );
 
     // Never a token or the secret, whatever happened.
     expect(srv.output()).not.toContain(SECRET);

@@ -1,12 +1,7 @@
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeys } from '../src/engine/redis/keys.js';
-import {
-  AddFriendsDocument,
-  FriendPresenceChangedDocument,
-  PresenceChangedDocument,
-  SetPresenceDocument,
-} from './generated/graphql.js';
+import { AddFriendsDocument, FriendPresenceChangedDocument, PresenceChangedDocument, SetPresenceDocument } from './generated/graphql.js';
 import { startApp, type TestServer } from './helpers/app.js';
 import { codes, ok, request } from './helpers/graphql.js';
 import { startRedis, type RedisProcess } from './helpers/redis.js';
@@ -66,7 +61,11 @@ describe('Redis routes and inbox: cleanup and outages', () => {
       });
       // Wait until the rest are live, deliver one event to all of them, then close half by
       // completing and half by dropping the socket.
-      await waitFor(() => srv.app.router.size() === subs.length, 10_000, () => `${srv.app.router.size()} of ${subs.length} routed`);
+      await waitFor(
+        () => srv.app.router.size() === subs.length,
+        10_000,
+        () => `${srv.app.router.size()} of ${subs.length} routed`,
+      );
       // The invariant: one inbox channel for the instance and one route per viewer in Redis,
       // whatever the number of subscriptions and friends.
       expect(await channelsOnRedis()).toHaveLength(1);
@@ -78,8 +77,16 @@ describe('Redis routes and inbox: cleanup and outages', () => {
       const peak = process.memoryUsage().heapUsed;
       subs.forEach((s, i) => i % 2 === 0 && s.dispose());
       await Promise.all(clients.map((c) => c.dispose()));
-      await waitFor(() => srv.app.router.size() === 0, 10_000, () => `${srv.app.router.size()} routed left`);
-      await waitFor(async () => (await routeKeys()) === 0, 10_000, () => 'route keys left');
+      await waitFor(
+        () => srv.app.router.size() === 0,
+        10_000,
+        () => `${srv.app.router.size()} routed left`,
+      );
+      await waitFor(
+        async () => (await routeKeys()) === 0,
+        10_000,
+        () => 'route keys left',
+      );
       expect(await redis.client().scard(keys.instanceRoutes(srv.app.liveness.instanceId))).toBe(0);
       expect(await channelsOnRedis()).toHaveLength(1);
       return { subscriptions: viewers.length * perViewer, peak };
@@ -102,13 +109,15 @@ describe('Redis routes and inbox: cleanup and outages', () => {
     expect(await redis.client().smembers(keys.routes('dr-v1'))).toEqual(['dead-instance']);
     expect(await redis.client().smembers(keys.watchers('dr-w1'))).toEqual(['dead-instance']);
     await engine.forgetInstance('dead-instance');
-    const left = await redis.client().exists(
-      keys.routes('dr-v1'),
-      keys.routes('dr-v2'),
-      keys.watchers('dr-w1'),
-      keys.instanceRoutes('dead-instance'),
-      keys.instanceWatches('dead-instance'),
-    );
+    const left = await redis
+      .client()
+      .exists(
+        keys.routes('dr-v1'),
+        keys.routes('dr-v2'),
+        keys.watchers('dr-w1'),
+        keys.instanceRoutes('dead-instance'),
+        keys.instanceWatches('dead-instance'),
+      );
     expect(left).toBe(0);
   });
 

@@ -22,7 +22,9 @@ describe('id packing', () => {
   it('never maps two ids to one field', () => {
     // A 16-byte raw id and the UUID with the same bytes must differ.
     const raw = 'abcdefghijklmnop';
-    const twin = Buffer.from(raw).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
+    const twin = Buffer.from(raw)
+      .toString('hex')
+      .replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
     expect(packId(raw).equals(packId(twin))).toBe(false);
     expect(packId('~x').equals(packId('x'))).toBe(false);
   });
@@ -148,7 +150,9 @@ describe('Redis engine', () => {
     const monitor = await redis.client().monitor();
     const sent: string[] = [];
     const scripted: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[], source: string) => (source === 'lua' ? scripted : sent).push(args[0]!.toLowerCase()));
+    monitor.on('monitor', (_time: string, args: string[], source: string) =>
+      (source === 'lua' ? scripted : sent).push(args[0]!.toLowerCase()),
+    );
     await new Promise((r) => setTimeout(r, 50));
     const socket = (command as unknown as { stream: { write: (...a: unknown[]) => boolean } }).stream;
     const write = socket.write;
@@ -168,7 +172,9 @@ describe('Redis engine', () => {
 
     expect(writes).toBe(1);
     expect(sent).toEqual(['evalsha']); // one command for the node (READ_MANY)
-    expect(scripted.filter((c) => c === 'hmget')).toHaveLength(new Set([...buckets, createKeys('presence:', 4096).locate(viewer).key]).size);
+    expect(scripted.filter((c) => c === 'hmget')).toHaveLength(
+      new Set([...buckets, createKeys('presence:', 4096).locate(viewer).key]).size,
+    );
     expect(scripted.filter((c) => c === 'smismember')).toHaveLength(1);
     expect(scripted.filter((c) => c !== 'hmget' && c !== 'smismember')).toEqual([]);
     expect(presence).toHaveLength(502);

@@ -36,11 +36,41 @@ describe('WebSocket authentication', () => {
   it.each([
     ['no token', 4401, async () => ({})],
     ['a non-bearer value', 4401, async () => ({ authorization: 'Basic abc' })],
-    ['a bad signature', 4401, async () => ({ authorization: `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('a').setExpirationTime('5m').sign(new TextEncoder().encode('y'.repeat(40)))}` })],
+    [
+      'a bad signature',
+      4401,
+      async () => ({
+        authorization: `Bearer ${await new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('a')
+          .setExpirationTime('5m')
+          .sign(new TextEncoder().encode('y'.repeat(40)))}`,
+      }),
+    ],
     // Expired: worth retrying with a fresh token, so graphql-ws' retryable 4403.
-    ['an expired token', 4403, async () => ({ authorization: `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('a').setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(secret)}` })],
+    [
+      'an expired token',
+      4403,
+      async () => ({
+        authorization: `Bearer ${await new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('a')
+          .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+          .sign(secret)}`,
+      }),
+    ],
     // Inside the 5 s clock tolerance jose still accepts it, but it is past exp: no ack then close.
-    ['a token expired inside the clock tolerance', 4403, async () => ({ authorization: `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('a').setExpirationTime(Math.floor(Date.now() / 1000) - 2).sign(secret)}` })],
+    [
+      'a token expired inside the clock tolerance',
+      4403,
+      async () => ({
+        authorization: `Bearer ${await new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('a')
+          .setExpirationTime(Math.floor(Date.now() / 1000) - 2)
+          .sign(secret)}`,
+      }),
+    ],
     ['an alg:none token', 4401, async () => ({ authorization: `Bearer ${b64({ alg: 'none' })}.${b64({ sub: 'a' })}.` })],
   ])('closes the socket for %s with %i before any operation runs', async (_name, expected, params) => {
     const { code, messages } = await closeCodeFor(await params());
@@ -51,7 +81,8 @@ describe('WebSocket authentication', () => {
 
   it('codes a bad document on the socket like on HTTP, without HTTP-only extensions', async () => {
     const client = wsClient(srv.url, await srv.token('doc-errors'));
-    const run = (query: string) => new Promise<unknown>((resolve) => client.subscribe({ query }, { next: resolve, error: resolve, complete: () => {} }));
+    const run = (query: string) =>
+      new Promise<unknown>((resolve) => client.subscribe({ query }, { next: resolve, error: resolve, complete: () => {} }));
     const parse = (await run('subscription {')) as { extensions: Record<string, unknown> }[];
     expect(parse[0]!.extensions).toEqual({ code: 'GRAPHQL_PARSE_FAILED' });
     const invalid = (await run('subscription { nope }')) as { extensions: Record<string, unknown> }[];

@@ -36,7 +36,7 @@ describe('writes whose outcome is unknown (Redis stalled past the command timeou
   const svc = () => signToken(TEST_SECRET, 'svc', { service: true });
 
   /** Runs `write` while Redis is stopped (SIGSTOP), past the command timeout, then resumes it. */
-  const stalled = async <T,>(write: () => Promise<GraphQLResponse<T>>) => {
+  const stalled = async <T>(write: () => Promise<GraphQLResponse<T>>) => {
     redis.proc.kill('SIGSTOP');
     let res: GraphQLResponse<T>;
     try {
@@ -162,7 +162,10 @@ describe('writes whose outcome is unknown (Redis stalled past the command timeou
     const awayRetry = (await ok(url, SetPresenceDocument, { status: 'AWAY', deviceId: 'phone' }, aliceToken)).setPresence;
     expect(awayRetry).toMatchObject({ status: 'ONLINE', version: away.version });
     await stalledEngine(() => app.engine.heartbeat(alice!, 'tablet', ttl, Date.now()));
-    expect((await ok(url, HeartbeatDocument, { deviceId: 'tablet' }, aliceToken)).heartbeat).toMatchObject({ status: 'ONLINE', version: away.version });
+    expect((await ok(url, HeartbeatDocument, { deviceId: 'tablet' }, aliceToken)).heartbeat).toMatchObject({
+      status: 'ONLINE',
+      version: away.version,
+    });
 
     await ok(url, SetPresenceDocument, { status: 'OFFLINE' }, aliceToken); // the marker: every session ends
     await sub.take(2);

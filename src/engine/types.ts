@@ -78,7 +78,14 @@ export interface PresenceStore {
    */
   openSession(userId: string, sessionId: string, owner: string, status: StatusCode | null, nowMs: number): Promise<ChangeResult>;
   /** Re-opens a session under a new owner after a lost lease, unless another connection took it. */
-  reopenSession(userId: string, sessionId: string, previousOwner: string, owner: string, activity: StatusCode | null, nowMs: number): Promise<ChangeResult>;
+  reopenSession(
+    userId: string,
+    sessionId: string,
+    previousOwner: string,
+    owner: string,
+    activity: StatusCode | null,
+    nowMs: number,
+  ): Promise<ChangeResult>;
   /** The socket closed: the session lingers for `graceMs`, then ends (no-op unless `owner` holds it). */
   closeSession(userId: string, sessionId: string, owner: string, graceMs: number, nowMs: number): Promise<ChangeResult>;
   /** Instance `owner` died: end its session at `deadlineMs` (at once if past). */

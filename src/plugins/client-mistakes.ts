@@ -16,7 +16,8 @@ export function useMalformedParams(): Plugin {
         } catch (err) {
           // yoga reports a body that is not JSON with the parser's message, which quotes the whole
           // body back (200 KB in, 200 KB out, to anyone): one short message instead.
-          const bodyNotJson = (err as { extensions?: { originalError?: { name?: string } } }).extensions?.originalError?.name === 'SyntaxError';
+          const bodyNotJson =
+            (err as { extensions?: { originalError?: { name?: string } } }).extensions?.originalError?.name === 'SyntaxError';
           if (!(err instanceof SyntaxError) && !bodyNotJson) throw err;
           throw createGraphQLError(bodyNotJson ? 'the request body is not valid JSON' : 'a request parameter is not valid JSON', {
             extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
@@ -48,9 +49,11 @@ const hideAll = (result: ExecutionResult) => {
  */
 export function useNoSuggestions(): Plugin {
   return {
-    onValidate: () => ({ result }) => {
-      result.forEach(hide);
-    },
+    onValidate:
+      () =>
+      ({ result }) => {
+        result.forEach(hide);
+      },
     onExecute: () => ({
       onExecuteDone: ({ result }) => {
         if (!(Symbol.asyncIterator in result)) hideAll(result);

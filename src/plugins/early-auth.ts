@@ -18,7 +18,10 @@ export interface EarlyAuth {
  * are authenticated once, when the socket connects (src/transport/ws.ts). The viewer found here
  * is the one the request's context uses: the token is verified once.
  */
-export function createEarlyAuth(viewerFrom: (authorization: string | null) => Promise<Viewer | null>, maxAnonymousChars: number): EarlyAuth {
+export function createEarlyAuth(
+  viewerFrom: (authorization: string | null) => Promise<Viewer | null>,
+  maxAnonymousChars: number,
+): EarlyAuth {
   const verified = new WeakMap<Request, Viewer | null>();
   return {
     plugin: {

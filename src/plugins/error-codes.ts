@@ -19,7 +19,9 @@ export function useErrorCodes(): Plugin {
   };
   // A request error: the whole request is refused, so it is also a 400 (GraphQL over HTTP).
   const coded = (e: GraphQLError, code: string) =>
-    e.extensions?.['code'] ? e : new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code, http: { status: 400 } } });
+    e.extensions?.['code']
+      ? e
+      : new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code, http: { status: 400 } } });
   return {
     onExecute: () => ({
       onExecuteDone: ({ result, setResult }) => {

@@ -14,7 +14,9 @@ export function useMaxFields(max: number): Plugin {
       const n = countFields(params.documentAST, max);
       if (n > max) {
         setResult([
-          createGraphQLError(`at most ${max} fields per document`, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } }),
+          createGraphQLError(`at most ${max} fields per document`, {
+            extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } },
+          }),
         ]);
       }
     },

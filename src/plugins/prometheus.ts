@@ -23,7 +23,11 @@ export function usePresencePrometheus(registry: Registry, operationNames: Readon
   const operation = (p: FillLabelsFnParams) => ({ operationName: name(p.operationName), operationType: type(p.operationType) });
   const opLabels = ['operationName', 'operationType'] as const;
   const histogram = <Phases>(metric: string, help: string) =>
-    createHistogram<Phases, (typeof opLabels)[number]>({ registry, histogram: { name: metric, help, labelNames: opLabels }, fillLabelsFn: operation });
+    createHistogram<Phases, (typeof opLabels)[number]>({
+      registry,
+      histogram: { name: metric, help, labelNames: opLabels },
+      fillLabelsFn: operation,
+    });
 
   return usePrometheus({
     registry,
@@ -35,19 +39,30 @@ export function usePresencePrometheus(registry: Registry, operationNames: Readon
       graphql_envelop_phase_validate: histogram('graphql_envelop_phase_validate', 'Time spent on running GraphQL "validate" function'),
       graphql_envelop_phase_context: histogram('graphql_envelop_phase_context', 'Time spent on building the GraphQL context'),
       graphql_envelop_phase_execute: histogram('graphql_envelop_phase_execute', 'Time spent on running the GraphQL "execute" function'),
-      graphql_envelop_phase_subscribe: histogram('graphql_envelop_phase_subscribe', 'Time spent on running the GraphQL "subscribe" function'),
+      graphql_envelop_phase_subscribe: histogram(
+        'graphql_envelop_phase_subscribe',
+        'Time spent on running the GraphQL "subscribe" function',
+      ),
       graphql_envelop_request_duration: histogram(
         'graphql_envelop_request_duration',
         'Time spent on running the GraphQL operation from parse to execute',
       ),
       graphql_envelop_request_time_summary: createSummary({
         registry,
-        summary: { name: 'graphql_envelop_request_time_summary', help: 'Summary to measure the time to complete GraphQL operations', labelNames: opLabels },
+        summary: {
+          name: 'graphql_envelop_request_time_summary',
+          help: 'Summary to measure the time to complete GraphQL operations',
+          labelNames: opLabels,
+        },
         fillLabelsFn: operation,
       }),
       graphql_envelop_request: createCounter({
         registry,
-        counter: { name: 'graphql_envelop_request', help: 'Counts the amount of GraphQL requests executed through Envelop', labelNames: opLabels },
+        counter: {
+          name: 'graphql_envelop_request',
+          help: 'Counts the amount of GraphQL requests executed through Envelop',
+          labelNames: opLabels,
+        },
         fillLabelsFn: operation,
       }),
       graphql_envelop_error_result: createCounter({
@@ -67,7 +82,11 @@ export function usePresencePrometheus(registry: Registry, operationNames: Readon
           labelNames: [...opLabels, 'fieldName', 'typeName'],
         },
         // Schema names only: a deprecated field exists in the schema, so the set is bounded.
-        fillLabelsFn: (p) => ({ ...operation(p), fieldName: p.deprecationInfo?.fieldName ?? 'unknown', typeName: p.deprecationInfo?.typeName ?? 'unknown' }),
+        fillLabelsFn: (p) => ({
+          ...operation(p),
+          fieldName: p.deprecationInfo?.fieldName ?? 'unknown',
+          typeName: p.deprecationInfo?.typeName ?? 'unknown',
+        }),
       }),
       graphql_yoga_http_duration: createHistogram({
         registry,

@@ -20,7 +20,9 @@ export function useStreamQuota(quota: ConnectionQuota): Plugin {
       const userId = ctx.viewer.userId;
       if (!quota.acquire(userId)) {
         setResultAndStopExecution({
-          errors: [presenceError(ErrorCode.LimitExceeded, `at most ${quota.max} realtime connections (WebSockets and event streams) per user`)],
+          errors: [
+            presenceError(ErrorCode.LimitExceeded, `at most ${quota.max} realtime connections (WebSockets and event streams) per user`),
+          ],
         });
         return;
       }

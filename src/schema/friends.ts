@@ -30,7 +30,8 @@ function friendArgs(userId: string, friendIds: readonly (string | number)[], max
 
 builder.mutationFields((t) => ({
   addFriends: t.int({
-    description: 'Makes userId and each friend mutual friends (service tokens only). Returns how many friendships were created. Past PRESENCE_MAX_FRIENDS on either side: LIMIT_EXCEEDED, and nothing is stored.',
+    description:
+      'Makes userId and each friend mutual friends (service tokens only). Returns how many friendships were created. Past PRESENCE_MAX_FRIENDS on either side: LIMIT_EXCEEDED, and nothing is stored.',
     authScopes: { service: true },
     args: { userId: t.arg.id({ required: true }), friendIds: t.arg.idList({ required: true }) },
     resolve: async (_root, args, ctx) => {

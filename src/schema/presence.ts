@@ -91,7 +91,10 @@ builder.mutationFields((t) => ({
     authScopes: { user: true },
     args: {
       status: t.arg({ type: PresenceStatus, required: true }),
-      deviceId: t.arg.string({ required: false, description: "The device this status comes from (default: this socket's device over WebSocket)." }),
+      deviceId: t.arg.string({
+        required: false,
+        description: "The device this status comes from (default: this socket's device over WebSocket).",
+      }),
     },
     resolve: async (_root, { status, deviceId }, ctx) => {
       if (deviceId !== null && deviceId !== undefined) assertId(deviceId, ctx.config.maxIdLength, 'deviceId');

@@ -49,19 +49,40 @@ export async function startCluster(primaries = 3, replicas = 1): Promise<RedisCl
   const nodes: ClusterNode[] = [];
   for (let i = 0; i < primaries * (1 + replicas); i++) {
     const port = await freeClusterPort();
-    const proc = reap(spawn(
-      'redis-server',
-      [
-        '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
-        '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000',
-      ],
-      { stdio: 'ignore' },
-    ));
+    const proc = reap(
+      spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--cluster-node-timeout',
+          '2000',
+        ],
+        { stdio: 'ignore' },
+      ),
+    );
     nodes.push({ port, proc });
   }
   await Promise.all(nodes.map((n) => waitForPing(n.port)));
   await exec('redis-cli', [
-    '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes',
+    '--cluster',
+    'create',
+    ...nodes.map((n) => `127.0.0.1:${n.port}`),
+    '--cluster-replicas',
+    String(replicas),
+    '--cluster-yes',
   ]);
   const client = (port: number) => {
     // Never fall back to ioredis' default port: that is the shared Redis.

@@ -53,11 +53,13 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisProcess
   let proc!: ChildProcess;
 
   const launch = async () => {
-    proc = reap(spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
-      { stdio: 'ignore' },
-    ));
+    proc = reap(
+      spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
+        { stdio: 'ignore' },
+      ),
+    );
     await waitForPing(port);
   };
   const kill = async () => {

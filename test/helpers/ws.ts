@@ -43,20 +43,21 @@ export interface Collected<T> {
 }
 
 /** Subscribes and records every event's data. */
-export function collect<T, V extends Record<string, unknown>>(
-  client: Client,
-  doc: TypedDocumentNode<T, V>,
-  variables: V,
-): Collected<T> {
+export function collect<T, V extends Record<string, unknown>>(client: Client, doc: TypedDocumentNode<T, V>, variables: V): Collected<T> {
   const out: Collected<T> = {
     events: [],
     errors: [],
     completed: false,
     dispose: () => {},
-    take: (n, timeoutMs = 5_000) => waitFor(() => out.events.length >= n || out.errors.length > 0, timeoutMs, () => `${out.events.length} of ${n} events: ${JSON.stringify(out.events)} errors: ${JSON.stringify(out.errors)}`).then(() => {
-      if (out.errors.length) throw new Error(`subscription failed: ${JSON.stringify(out.errors)}`);
-      return out.events.slice(0, n);
-    }),
+    take: (n, timeoutMs = 5_000) =>
+      waitFor(
+        () => out.events.length >= n || out.errors.length > 0,
+        timeoutMs,
+        () => `${out.events.length} of ${n} events: ${JSON.stringify(out.events)} errors: ${JSON.stringify(out.errors)}`,
+      ).then(() => {
+        if (out.errors.length) throw new Error(`subscription failed: ${JSON.stringify(out.errors)}`);
+        return out.events.slice(0, n);
+      }),
   };
   out.dispose = client.subscribe<T>(
     { query: print(doc), variables },

@@ -38,9 +38,34 @@ export interface SoakProfile {
   topology?: 'standalone' | 'cluster';
 }
 
-export const SHORT: SoakProfile = { users: 16, invisible: 2, friends: 3, opsPerSecond: 25, phaseMs: 2_500, faults: ['instance-kill', 'redis-stop', 'redis-kill', 'instance-stop'], redisStopMs: 3_000 };
-export const CLUSTER: SoakProfile = { users: 60, invisible: 4, friends: 5, opsPerSecond: 40, phaseMs: 10_000, faults: ['cluster-failover', 'instance-kill', 'cluster-failover', 'instance-stop'], redisStopMs: 0, topology: 'cluster' };
-export const LONG: SoakProfile = { users: 120, invisible: 6, friends: 6, opsPerSecond: 60, phaseMs: 20_000, faults: ['instance-kill', 'redis-stop', 'instance-stop', 'redis-kill', 'instance-kill', 'redis-stop'], redisStopMs: 20_000 };
+export const SHORT: SoakProfile = {
+  users: 16,
+  invisible: 2,
+  friends: 3,
+  opsPerSecond: 25,
+  phaseMs: 2_500,
+  faults: ['instance-kill', 'redis-stop', 'redis-kill', 'instance-stop'],
+  redisStopMs: 3_000,
+};
+export const CLUSTER: SoakProfile = {
+  users: 60,
+  invisible: 4,
+  friends: 5,
+  opsPerSecond: 40,
+  phaseMs: 10_000,
+  faults: ['cluster-failover', 'instance-kill', 'cluster-failover', 'instance-stop'],
+  redisStopMs: 0,
+  topology: 'cluster',
+};
+export const LONG: SoakProfile = {
+  users: 120,
+  invisible: 6,
+  friends: 6,
+  opsPerSecond: 60,
+  phaseMs: 20_000,
+  faults: ['instance-kill', 'redis-stop', 'instance-stop', 'redis-kill', 'instance-kill', 'redis-stop'],
+  redisStopMs: 20_000,
+};
 
 // Short liveness timings, as the failover tests use, so a checkpoint settles in seconds.
 const LEASE = 1_500;
@@ -188,7 +213,13 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
   const sendStatus = (d: Device) => {
     d.chain = (d.chain ?? Promise.resolve()).then(async () => {
       const auth = await token(d.user);
-      await retry('setPresence', () => gql('mutation($s: PresenceStatus!, $d: String) { setPresence(status: $s, deviceId: $d) { status } }', { s: d.status, d: d.id }, auth));
+      await retry('setPresence', () =>
+        gql(
+          'mutation($s: PresenceStatus!, $d: String) { setPresence(status: $s, deviceId: $d) { status } }',
+          { s: d.status, d: d.id },
+          auth,
+        ),
+      );
     });
     track(d.chain);
   };
@@ -212,7 +243,9 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
     friends.get(b)!.delete(a);
     // A client learns of a removed friend from its own backend (the stream drops them silently).
     for (const d of devices.values()) if (d.view && (d.user === a || d.user === b)) d.view.delete(d.user === a ? b : a);
-    retrying('removeFriends', () => gql('mutation($u: ID!, $f: [ID!]!) { removeFriends(userId: $u, friendIds: $f) }', { u: a, f: [b] }, svc));
+    retrying('removeFriends', () =>
+      gql('mutation($u: ID!, $f: [ID!]!) { removeFriends(userId: $u, friendIds: $f) }', { u: a, f: [b] }, svc),
+    );
   };
 
   const openSocket = async (user: string) => {
@@ -248,10 +281,12 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
         { query: print(FriendPresenceChangedDocument) },
         {
           next: (r) => {
-            const p = (r.data as { friendPresenceChanged?: { userId: string; status: PresenceStatus; version: number } } | null)?.friendPresenceChanged;
+            const p = (r.data as { friendPresenceChanged?: { userId: string; status: PresenceStatus; version: number } } | null)
+              ?.friendPresenceChanged;
             // In flight when the harness ended the friendship: the model no longer follows them.
             if (!p || !friends.get(d.user)!.has(p.userId)) return;
-            if (invisible.has(p.userId)) count(report.violations, 'privacy', `${d.user} got an event of invisible ${p.userId}: ${p.status}`);
+            if (invisible.has(p.userId))
+              count(report.violations, 'privacy', `${d.user} got an event of invisible ${p.userId}: ${p.status}`);
             const seen = d.view!.get(p.userId);
             if (!seen || p.version > seen.version) d.view!.set(p.userId, { status: p.status, version: p.version });
           },
@@ -265,7 +300,11 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
     setTimeout(() => {
       if (!d.alive) return;
       track(
-        gql<{ friends: { userId: string; status: PresenceStatus; version: number }[] }>('{ friends { userId status version } }', {}, auth).then(
+        gql<{ friends: { userId: string; status: PresenceStatus; version: number }[] }>(
+          '{ friends { userId status version } }',
+          {},
+          auth,
+        ).then(
           ({ friends: read }) => {
             for (const f of read) {
               const seen = d.view!.get(f.userId);
@@ -297,7 +336,9 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
       // session expired meanwhile, the heartbeat starts a new one (ONLINE): the client then sends
       // its status again, as the README tells HTTP clients to.
       void token(d.user)
-        .then((auth) => gql<{ heartbeat: { status: PresenceStatus } }>('mutation($d: String!) { heartbeat(deviceId: $d) { status } }', { d: d.id }, auth))
+        .then((auth) =>
+          gql<{ heartbeat: { status: PresenceStatus } }>('mutation($d: String!) { heartbeat(deviceId: $d) { status } }', { d: d.id }, auth),
+        )
         .then(({ heartbeat }) => {
           // The user reads ONLINE though this device is AWAY and no other device is ONLINE: the
           // session was started anew (it had expired). A careful client re-sends its status.
@@ -380,7 +421,8 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
       const readIds = read.map((f) => f.userId).sort();
       const modelIds = [...friends.get(viewer)!].sort();
       report.checks++;
-      if (JSON.stringify(readIds) !== JSON.stringify(modelIds)) count(report.violations, 'friendSet', `${label}: ${viewer} reads ${readIds} not ${modelIds}`);
+      if (JSON.stringify(readIds) !== JSON.stringify(modelIds))
+        count(report.violations, 'friendSet', `${label}: ${viewer} reads ${readIds} not ${modelIds}`);
       for (const f of read) {
         if (!friends.get(viewer)!.has(f.userId)) continue;
         const want = expected(viewer, f.userId);
@@ -389,7 +431,11 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
         const kind = want === 'OFFLINE' ? 'ghost' : f.status === 'OFFLINE' ? 'falseOffline' : 'wrongStatus';
         const model = [...devices.values()].filter((d) => d.user === f.userId && d.alive).map((d) => `${d.id}:${d.kind}:${d.status}`);
         const stored = await storedSessions(f.userId);
-        count(report.violations, invisible.has(f.userId) ? 'privacy' : kind, `${label}: ${viewer} reads ${f.userId} ${f.status}, model ${want} (devices ${model.join(' ') || 'none'}${Object.keys(stored).length ? `; ${JSON.stringify(stored)}` : ''})`);
+        count(
+          report.violations,
+          invisible.has(f.userId) ? 'privacy' : kind,
+          `${label}: ${viewer} reads ${f.userId} ${f.status}, model ${want} (devices ${model.join(' ') || 'none'}${Object.keys(stored).length ? `; ${JSON.stringify(stored)}` : ''})`,
+        );
       }
     }
     // Every open subscription converged on the same state, or lost an event inside a documented window.
@@ -407,7 +453,8 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
     log(`checkpoint ${label}: ${report.checks} checks so far, violations ${JSON.stringify(report.violations)}`);
   };
 
-  const rss = () => instances.map((i) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${i.proc.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024));
+  const rss = () =>
+    instances.map((i) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${i.proc.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024));
 
   const inject = async (fault: Fault) => {
     report.faults.push(fault);
@@ -448,10 +495,11 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
 
   try {
     // The graph, the invisible users, then a clean checkpoint.
-    for (const u of users) for (let i = 0; friends.get(u)!.size < profile.friends && i < 10; i++) {
-      const other = rnd(users);
-      if (other !== u && !friends.get(u)!.has(other)) befriend(u, other);
-    }
+    for (const u of users)
+      for (let i = 0; friends.get(u)!.size < profile.friends && i < 10; i++) {
+        const other = rnd(users);
+        if (other !== u && !friends.get(u)!.has(other)) befriend(u, other);
+      }
     for (const u of invisible) {
       const auth = await token(u);
       retrying('setPresence', () => gql('mutation { setPresence(status: INVISIBLE) { status } }', {}, auth));
@@ -477,13 +525,17 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
     if (report.onlineAtEnd !== 0 && c) {
       // Which sessions stayed, and who holds them: the evidence for the report.
       const keys: string[] = [];
-      for (let cursor = '0'; ; ) {
+      for (let cursor = '0'; ;) {
         const [next, found] = (await c.scan(cursor, 'MATCH', '*:s:*', 'COUNT', 1000)) as [string, string[]];
         keys.push(...found);
         if ((cursor = next) === '0') break;
       }
       const held = await Promise.all(keys.slice(0, 5).map(async (k) => `${k} ${JSON.stringify(await c.hgetall(k))}`));
-      count(report.violations, 'leakedSessions', `onlineCount ${report.onlineAtEnd} after everyone left; ${keys.length} session hashes: ${held.join('; ')}`);
+      count(
+        report.violations,
+        'leakedSessions',
+        `onlineCount ${report.onlineAtEnd} after everyone left; ${keys.length} session hashes: ${held.join('; ')}`,
+      );
     }
     // Classic and shard channels on every node: both count.
     const nodes = cluster ? cluster.nodes.map((n) => cluster.client(n.port)) : [c!];
@@ -493,7 +545,8 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
       report.redisChannelsAtEnd += ((await node.call('PUBSUB', 'SHARDCHANNELS', '*')) as string[]).length;
     }
     // A handful: per-instance channels may stay; per-user ones may not.
-    if (report.redisChannelsAtEnd > 2 * instances.length) count(report.violations, 'leakedChannels', `${report.redisChannelsAtEnd} channels with no subscriber left`);
+    if (report.redisChannelsAtEnd > 2 * instances.length)
+      count(report.violations, 'leakedChannels', `${report.redisChannelsAtEnd} channels with no subscriber left`);
     report.rssMb.atEnd = rss();
   } finally {
     clearInterval(churn);
@@ -510,7 +563,9 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
 /** The report as the lines `npm run soak` prints and bench/SOAK.md keeps. */
 export function formatReport(r: SoakReport): string[] {
   const total = Object.values(r.violations).reduce((a, b) => a + b, 0);
-  const ops = Object.entries(r.operations).map(([k, v]) => `${k} ${v}`).join(', ');
+  const ops = Object.entries(r.operations)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   return [
     `profile: ${JSON.stringify(r.profile)}`,
     `duration: ${r.durationS} s; operations: ${ops}; operation errors (retried): ${r.operationErrors}`,

@@ -28,7 +28,8 @@ if (values.write) {
     '```',
     '',
   ];
-  if (!existsSync('bench/SOAK.md')) writeFileSync('bench/SOAK.md', '# Soak runs\n\nFigures of `npm run soak` (test/soak/harness.ts explains what is checked).\n\n');
+  if (!existsSync('bench/SOAK.md'))
+    writeFileSync('bench/SOAK.md', '# Soak runs\n\nFigures of `npm run soak` (test/soak/harness.ts explains what is checked).\n\n');
   appendFileSync('bench/SOAK.md', md.join('\n'));
 }
 const violations = Object.values(report.violations).reduce((a, b) => a + b, 0);

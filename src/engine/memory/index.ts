@@ -40,7 +40,14 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
   };
   const routesOf = (viewerId: string) => [...(routes.get(viewerId) ?? [])];
   const route = async (c: PresenceChange) =>
-    bus.send(planPresence([c], [[...(friends.get(c.userId) ?? []), c.userId]], routesOf, opts.friendship ? [] : [[...(watchers.get(c.userId) ?? [])]]));
+    bus.send(
+      planPresence(
+        [c],
+        [[...(friends.get(c.userId) ?? []), c.userId]],
+        routesOf,
+        opts.friendship ? [] : [[...(watchers.get(c.userId) ?? [])]],
+      ),
+    );
   const routeFriendship = async (userId: string, changed: string[], kind: 'added' | 'removed') => {
     if (changed.length) await bus.send(planFriendship(friendshipEntries(userId, changed, kind), routesOf));
   };
@@ -85,8 +92,7 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
     if (changed) await route({ userId, prev: prev?.status ?? 0, status: next.status, t: next.t, ...(next.h ? { h: next.h } : {}) });
     return { record: next, changed };
   };
-  const activityOf = (s: StatusCode | null | undefined): Activity | null =>
-    s === Status.ONLINE || s === Status.AWAY ? s : null;
+  const activityOf = (s: StatusCode | null | undefined): Activity | null => (s === Status.ONLINE || s === Status.AWAY ? s : null);
 
   return {
     kind: 'memory',
@@ -150,7 +156,8 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
     heartbeat: (userId, sessionId, ttlMs, nowMs) =>
       change(userId, nowMs, (own, sticky) => {
         const s = own.get(sessionId);
-        if (s?.kind !== 'socket') own.set(sessionId, { kind: 'deadline', status: s?.status ?? Status.ONLINE, expiresAt: Date.now() + ttlMs });
+        if (s?.kind !== 'socket')
+          own.set(sessionId, { kind: 'deadline', status: s?.status ?? Status.ONLINE, expiresAt: Date.now() + ttlMs });
         return sticky;
       }),
 

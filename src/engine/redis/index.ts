@@ -92,7 +92,13 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
   };
   const changeOf = (userId: string, reply: Reply): PresenceChange | null =>
     reply[0] === 1
-      ? { userId, prev: (reply[5] ?? 0) as StatusCode, status: reply[1] as StatusCode, t: Number(reply[2]), ...(reply[4] ? { h: reply[4] } : {}) }
+      ? {
+          userId,
+          prev: (reply[5] ?? 0) as StatusCode,
+          status: reply[1] as StatusCode,
+          t: Number(reply[2]),
+          ...(reply[4] ? { h: reply[4] } : {}),
+        }
       : null;
   const run = async (op: string, userId: string, nowMs: number, ...rest: Arg[]) => {
     const reply = await scripted.presence(...presenceArgs(op, userId, nowMs), ...rest);
