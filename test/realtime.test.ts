@@ -131,6 +131,78 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     expect(sub.events.slice(2).map((e) => [e.friendPresenceChanged.userId, e.friendPresenceChanged.status])).toEqual([[early, 'ONLINE']]);
   });
 
+  it('since: 0 starts with the state of every friend seen before; strangers and the never-seen send nothing', async () => {
+    const [viewer, online, away, gone, never, stranger] = users('since-viewer', 'since-online', 'since-away', 'since-gone', 'since-never', 'since-stranger');
+    await befriend(viewer!, [online!, away!, gone!, never!]);
+    await set(online!, 'ONLINE');
+    await set(away!, 'AWAY');
+    await set(gone!, 'ONLINE');
+    await set(gone!, 'OFFLINE');
+    await set(stranger!, 'ONLINE');
+    const sub = collect(await connect(viewer!), FriendPresenceChangedDocument, { since: 0 });
+    const first = (await sub.take(3)).map((e) => e.friendPresenceChanged);
+    expect(first.map((p) => [p.userId, p.status]).sort()).toEqual(
+      [
+        [away, 'AWAY'],
+        [gone, 'OFFLINE'],
+        [online, 'ONLINE'],
+      ].sort(),
+    );
+    expect(first.every((p) => p.version > 0)).toBe(true);
+    // Then live changes, the first one after the snapshot exactly once.
+    await set(away!, 'BUSY');
+    await sub.take(4);
+    expect(sub.events.slice(3).map((e) => [e.friendPresenceChanged.userId, e.friendPresenceChanged.status])).toEqual([[away, 'BUSY']]);
+  });
+
+  it('resumes after a reconnect with since = the highest version seen: the latest state, nothing repeated', async () => {
+    const [viewer, friend, other] = users('resume-viewer', 'resume-friend', 'resume-other');
+    await befriend(viewer!, [friend!, other!]);
+    const before = routed();
+    const live = collect(await connect(viewer!), FriendPresenceChangedDocument, {});
+    await subscribed(before + 1);
+    await set(friend!, 'ONLINE');
+    await set(other!, 'AWAY');
+    const seen = (await live.take(2)).map((e) => e.friendPresenceChanged);
+    const highest = Math.max(...seen.map((p) => p.version));
+    live.dispose();
+    await subscribed(before);
+
+    // While the viewer is away: the friend changes twice; the other friend does not change.
+    await set(friend!, 'AWAY');
+    await set(friend!, 'BUSY');
+    const resumed = collect(await connect(viewer!), FriendPresenceChangedDocument, { since: highest });
+    const [first] = await resumed.take(1);
+    expect(first!.friendPresenceChanged).toMatchObject({ userId: friend, status: 'BUSY' });
+    expect(first!.friendPresenceChanged.version).toBeGreaterThan(highest);
+    // A marker: the next live change comes next, so nothing else (no AWAY, no repeat) was sent.
+    await set(other!, 'ONLINE');
+    await resumed.take(2);
+    expect(resumed.events.map((e) => [e.friendPresenceChanged.userId, e.friendPresenceChanged.status])).toEqual([
+      [friend, 'BUSY'],
+      [other, 'ONLINE'],
+    ]);
+  });
+
+  it('presenceChanged(ids, since) resumes the same way, under the same visibility', async () => {
+    const [viewer, friend, stranger] = users('ids-since-viewer', 'ids-since-friend', 'ids-since-stranger');
+    await befriend(viewer!, [friend!]);
+    await set(friend!, 'AWAY');
+    await set(stranger!, 'ONLINE');
+    const sub = collect(await connect(viewer!), PresenceChangedDocument, { ids: [stranger!, friend!], since: 0 });
+    const [first] = await sub.take(1);
+    expect(first!.presenceChanged).toMatchObject({ userId: friend, status: 'AWAY' });
+    await set(friend!, 'ONLINE');
+    await sub.take(2);
+    expect(sub.events.map((e) => e.presenceChanged.userId)).toEqual([friend, friend]);
+  });
+
+  it('refuses a negative since with BAD_USER_INPUT', async () => {
+    const sub = collect(await connect(users('neg-since')[0]!), FriendPresenceChangedDocument, { since: -1 });
+    await waitFor(() => sub.errors.length > 0);
+    expect(JSON.stringify(sub.errors)).toContain('BAD_USER_INPUT');
+  });
+
   it('presenceChanged(ids) applies the same visibility: self and friends yes, strangers never', async () => {
     const [viewer, friend, stranger] = users('viewer', 'friend', 'stranger');
     await befriend(viewer!, [friend!]);

@@ -1,7 +1,7 @@
 import { Repeater, SlidingBuffer } from '@repeaterjs/repeater';
 import type { Visibility } from '../config.js';
 import type { FriendshipChange } from '../engine/bus.js';
-import type { PresenceStore } from '../engine/types.js';
+import type { FriendGraph, PresenceStore } from '../engine/types.js';
 import type { Metrics } from '../metrics.js';
 import { project, Status, statusName, type PresenceChange, type PresenceView, type StatusCode } from '../presence.js';
 import type { Delivery, Router } from './router.js';
@@ -30,13 +30,19 @@ function sharedView(c: PresenceChange, relation: 'self' | 'friend', visibility: 
   return v;
 }
 
-export type WatchTarget = { kind: 'friends' } | { kind: 'ids'; ids: readonly string[] };
+/**
+ * Whose changes a stream shows. With `since`, it first sends the current state of each of them
+ * whose visible version is above `since` (0: everyone visible), then live changes.
+ */
+export type WatchTarget = ({ kind: 'friends' } | { kind: 'ids'; ids: readonly string[] }) & { since?: number | null };
 
 /** What a subscription needs, and nothing of the request that opened it. */
 export interface WatchDeps {
   router: Router;
   /** Reads records as the viewer may (engine PresenceStore.load): a friend added mid-stream. */
   load: PresenceStore['load'];
+  /** The viewer's friends, for the state a resumed stream starts with (`since`). */
+  friendsOf: FriendGraph['friendsOf'];
   visibility: Visibility;
   metrics: Pick<Metrics, 'subscriptions' | 'delivered' | 'deliveryLag'>;
 }
@@ -82,13 +88,15 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
     const view = (userId: string, status: StatusCode, t: number, h = 0) =>
       project(userId, { status, t, sticky: 0, h }, userId === viewerId ? 'self' : 'friend', deps.visibility, h ? Date.now() : t);
 
-    const emit = (userId: string, next: PresenceView, before: PresenceView['status']) => {
+    /** `before` null: the state itself is news (a resumed stream's first events). */
+    const emit = (userId: string, next: PresenceView, before: PresenceView['status'] | null) => {
       const last = shown?.get(userId);
       if (last !== undefined && next.version <= Math.floor(last / 8)) return; // stale or repeated
       if ((last === undefined ? before : statusName(last % 8)) === next.status) return; // nothing visible changed
       (shown ??= new Map()).set(userId, next.version * 8 + Status[next.status]);
       metrics.delivered.inc();
-      metrics.deliveryLag.observe(Math.max(0, Date.now() - next.version) / 1000);
+      // A resumed stream's first events carry old versions: they say nothing about delivery lag.
+      if (before !== null) metrics.deliveryLag.observe(Math.max(0, Date.now() - next.version) / 1000);
       void push(next);
     };
 
@@ -140,6 +148,25 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
     const watching = everyone && wanted ? [...wanted] : null;
     const registered = watching ? router.watch(watching, delivery) : router.join(viewerId, delivery);
     registered.catch((err) => stop(err));
+    // Resume: the current state of everyone shown whose version is above `since`, read once the
+    // route is live. Live changes wait behind it in the chain and are dropped when not newer, so
+    // nothing is lost or repeated at the seam.
+    const since = target.since;
+    if (since !== null && since !== undefined) {
+      serial(async () => {
+        await registered;
+        const ids = wanted ? [...wanted] : await deps.friendsOf(viewerId);
+        const loaded = await deps.load(viewerId, ids);
+        const now = Date.now();
+        loaded.forEach((l, i) => {
+          const id = ids[i]!;
+          if (!shows(id)) return;
+          const relation = id === viewerId ? 'self' : l.friend || everyone ? 'friend' : 'other';
+          const current = project(id, l.record, relation, deps.visibility, now);
+          if (current.version > since && !removed?.has(id)) emit(id, current, null);
+        });
+      });
+    }
 
     await stop;
     stopped = true;

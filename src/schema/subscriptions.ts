@@ -1,3 +1,4 @@
+import { badInput } from '../errors.js';
 import { assertIds } from '../ids.js';
 import type { PresenceView } from '../presence.js';
 import type { Context } from '../context.js';
@@ -10,24 +11,39 @@ builder.subscriptionType({});
 /** The stream for the request's viewer, from explicit dependencies (realtime never sees the context). */
 const watch = (ctx: Context, target: WatchTarget) => watchPresence(ctx.watch, ctx.viewer!.userId, target);
 
+const sinceArg = (t: Parameters<Parameters<typeof builder.subscriptionFields>[0]>[0]) =>
+  t.arg.float({
+    required: false,
+    description:
+      'Resume: first send the current state of every user shown whose version is above this (0: everyone visible), then live changes, nothing lost or repeated at the seam. Pass the highest version seen before a reconnect.',
+  });
+
+/** A version to resume from: a number >= 0 (versions are milliseconds, never negative). */
+function checkedSince(since: number | null | undefined): number | null {
+  if (since === null || since === undefined) return null;
+  if (!Number.isFinite(since) || since < 0) throw badInput('since must be a version: a number >= 0');
+  return since;
+}
+
 builder.subscriptionFields((t) => ({
   friendPresenceChanged: t.field({
     type: PresenceRef,
     description:
       "An event each time what the viewer may see of a friend's status changes. Friends added while the subscription is open are followed from then on (their current status is sent if it is not OFFLINE); removed ones are dropped silently.",
     authScopes: { user: true },
-    subscribe: (_root, _args, ctx) => watch(ctx, { kind: 'friends' }),
+    args: { since: sinceArg(t) },
+    subscribe: (_root, { since }, ctx) => watch(ctx, { kind: 'friends', since: checkedSince(since) }),
     resolve: (event: PresenceView) => event,
   }),
   presenceChanged: t.field({
     type: PresenceRef,
     description: 'The same for an explicit list of users (a chat room), under the same visibility rules and id limits as presence(ids).',
     authScopes: { user: true },
-    args: { ids: t.arg.idList({ required: true }) },
-    subscribe: (_root, { ids }, ctx) => {
+    args: { ids: t.arg.idList({ required: true }), since: sinceArg(t) },
+    subscribe: (_root, { ids, since }, ctx) => {
       const list = ids.map(String);
       assertIds(list, ctx.config.maxIds, ctx.config.maxIdLength);
-      return watch(ctx, { kind: 'ids', ids: list });
+      return watch(ctx, { kind: 'ids', ids: list, since: checkedSince(since) });
     },
     resolve: (event: PresenceView) => event,
   }),

@@ -17,13 +17,13 @@ type Documents = {
     "mutation AddFriends($userId: ID!, $friendIds: [ID!]!) {\n  addFriends(userId: $userId, friendIds: $friendIds)\n}\n\nmutation RemoveFriends($userId: ID!, $friendIds: [ID!]!) {\n  removeFriends(userId: $userId, friendIds: $friendIds)\n}": typeof types.AddFriendsDocument,
     "mutation Heartbeat($deviceId: String!) {\n  heartbeat(deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}\n\nquery OnlineCount {\n  onlineCount\n}": typeof types.HeartbeatDocument,
     "fragment PresenceFields on Presence {\n  userId\n  status\n  lastActiveAt\n  version\n}\n\nquery Me {\n  me {\n    ...PresenceFields\n  }\n}\n\nquery Presences($ids: [ID!]!) {\n  presence(ids: $ids) {\n    ...PresenceFields\n  }\n}\n\nquery Friends {\n  friends {\n    ...PresenceFields\n  }\n}\n\nmutation SetPresence($status: PresenceStatus!, $deviceId: String) {\n  setPresence(status: $status, deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}": typeof types.PresenceFieldsFragmentDoc,
-    "subscription FriendPresenceChanged {\n  friendPresenceChanged {\n    ...PresenceFields\n  }\n}\n\nsubscription PresenceChanged($ids: [ID!]!) {\n  presenceChanged(ids: $ids) {\n    ...PresenceFields\n  }\n}": typeof types.FriendPresenceChangedDocument,
+    "subscription FriendPresenceChanged($since: Float) {\n  friendPresenceChanged(since: $since) {\n    ...PresenceFields\n  }\n}\n\nsubscription PresenceChanged($ids: [ID!]!, $since: Float) {\n  presenceChanged(ids: $ids, since: $since) {\n    ...PresenceFields\n  }\n}": typeof types.FriendPresenceChangedDocument,
 };
 const documents: Documents = {
     "mutation AddFriends($userId: ID!, $friendIds: [ID!]!) {\n  addFriends(userId: $userId, friendIds: $friendIds)\n}\n\nmutation RemoveFriends($userId: ID!, $friendIds: [ID!]!) {\n  removeFriends(userId: $userId, friendIds: $friendIds)\n}": types.AddFriendsDocument,
     "mutation Heartbeat($deviceId: String!) {\n  heartbeat(deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}\n\nquery OnlineCount {\n  onlineCount\n}": types.HeartbeatDocument,
     "fragment PresenceFields on Presence {\n  userId\n  status\n  lastActiveAt\n  version\n}\n\nquery Me {\n  me {\n    ...PresenceFields\n  }\n}\n\nquery Presences($ids: [ID!]!) {\n  presence(ids: $ids) {\n    ...PresenceFields\n  }\n}\n\nquery Friends {\n  friends {\n    ...PresenceFields\n  }\n}\n\nmutation SetPresence($status: PresenceStatus!, $deviceId: String) {\n  setPresence(status: $status, deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}": types.PresenceFieldsFragmentDoc,
-    "subscription FriendPresenceChanged {\n  friendPresenceChanged {\n    ...PresenceFields\n  }\n}\n\nsubscription PresenceChanged($ids: [ID!]!) {\n  presenceChanged(ids: $ids) {\n    ...PresenceFields\n  }\n}": types.FriendPresenceChangedDocument,
+    "subscription FriendPresenceChanged($since: Float) {\n  friendPresenceChanged(since: $since) {\n    ...PresenceFields\n  }\n}\n\nsubscription PresenceChanged($ids: [ID!]!, $since: Float) {\n  presenceChanged(ids: $ids, since: $since) {\n    ...PresenceFields\n  }\n}": types.FriendPresenceChangedDocument,
 };
 
 /**
@@ -55,7 +55,7 @@ export function graphql(source: "fragment PresenceFields on Presence {\n  userId
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "subscription FriendPresenceChanged {\n  friendPresenceChanged {\n    ...PresenceFields\n  }\n}\n\nsubscription PresenceChanged($ids: [ID!]!) {\n  presenceChanged(ids: $ids) {\n    ...PresenceFields\n  }\n}"): (typeof documents)["subscription FriendPresenceChanged {\n  friendPresenceChanged {\n    ...PresenceFields\n  }\n}\n\nsubscription PresenceChanged($ids: [ID!]!) {\n  presenceChanged(ids: $ids) {\n    ...PresenceFields\n  }\n}"];
+export function graphql(source: "subscription FriendPresenceChanged($since: Float) {\n  friendPresenceChanged(since: $since) {\n    ...PresenceFields\n  }\n}\n\nsubscription PresenceChanged($ids: [ID!]!, $since: Float) {\n  presenceChanged(ids: $ids, since: $since) {\n    ...PresenceFields\n  }\n}"): (typeof documents)["subscription FriendPresenceChanged($since: Float) {\n  friendPresenceChanged(since: $since) {\n    ...PresenceFields\n  }\n}\n\nsubscription PresenceChanged($ids: [ID!]!, $since: Float) {\n  presenceChanged(ids: $ids, since: $since) {\n    ...PresenceFields\n  }\n}"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
