@@ -105,6 +105,15 @@ export function createLiveness(
     logger.warn({ previous: old, instanceId, sessions: held.size }, 'lease lost (instance was unresponsive); re-registering sessions');
     await engine.renewLease(instanceId, cfg.leaseMs, true);
     await hooks.reclaimed?.(old, instanceId).catch((err: Error) => logger.warn({ err: err.message }, 'could not move the routes'));
+    // In the background: renewals go on meanwhile. Re-opening thousands of sessions can outlast a
+    // lease; awaited here, it held up the renewals, the new lease lapsed too, a survivor took it
+    // over and dropped its routes, and changes routed before the next move were lost (the soak
+    // suite saw subscriptions on a thawed instance miss them).
+    void track(reopenAll()).catch((err: Error) => logger.warn({ err: err.message }, 'could not re-open every session; they end as the dead instance is taken over'));
+  };
+
+  /** Re-opens, under the current id, every session this instance still holds. */
+  const reopenAll = async () => {
     for (const s of [...held.values()]) {
       if (!held.has(s.owner)) continue; // closed meanwhile
       // The session object itself moves to the new owner: the socket holding it closes it later

@@ -8,6 +8,11 @@ export interface Delivery {
   presence(change: PresenceChange): void;
   /** The viewer's friend set changed. */
   friendship(change: FriendshipChange): void;
+  /**
+   * Changes may have been routed to nobody here (the instance lost its lease while frozen, and a
+   * survivor dropped its routes before they moved): catch up from the stored state.
+   */
+  resync(): void;
 }
 
 /**
@@ -142,6 +147,8 @@ export function createRouter(deps: RouterDeps): Router {
       await registerAll(next);
       await routes.dropRoutes(previous);
       await inbox.release(previous);
+      // Between a survivor dropping our routes and the move, changes went to nobody.
+      for (const d of live) d.resync();
     },
     reassert,
     size: () => live.size,

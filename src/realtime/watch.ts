@@ -118,7 +118,8 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
       emit(c.userId, sharedView(c, relation, deps.visibility), view(c.userId, c.prev, c.t).status);
     };
 
-    const delivery: Delivery = {
+    const delivery: Delivery & { resync: () => void } = {
+      resync: () => {},
       presence: (c: PresenceChange) => {
         if (!shows(c.userId)) return;
         if (queued > 0) serial(() => show(c));
@@ -148,11 +149,15 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
     const watching = everyone && wanted ? [...wanted] : null;
     const registered = watching ? router.watch(watching, delivery) : router.join(viewerId, delivery);
     registered.catch((err) => stop(err));
-    // Resume: the current state of everyone shown whose version is above `since`, read once the
-    // route is live. Live changes wait behind it in the chain and are dropped when not newer, so
-    // nothing is lost or repeated at the seam.
-    const since = target.since;
-    if (since !== null && since !== undefined) {
+    /**
+     * The current state of everyone shown whose version is above `since`, read once the route is
+     * live. Live changes wait behind it in the chain and are dropped when not newer, so nothing is
+     * lost or repeated at the seam. A user already sent on this stream is sent again only if
+     * their status differs from the last one sent. `newFriends`: also anyone not sent yet who is
+     * not OFFLINE (a friendship announced while no route led here); their version may repeat one
+     * the client read, which clients drop by version.
+     */
+    const catchUp = (since: number, newFriends = false) =>
       serial(async () => {
         await registered;
         const ids = wanted ? [...wanted] : await deps.friendsOf(viewerId);
@@ -160,13 +165,17 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
         const now = Date.now();
         loaded.forEach((l, i) => {
           const id = ids[i]!;
-          if (!shows(id)) return;
+          if (!shows(id) || removed?.has(id)) return;
           const relation = id === viewerId ? 'self' : l.friend || everyone ? 'friend' : 'other';
           const current = project(id, l.record, relation, deps.visibility, now);
-          if (current.version > since && !removed?.has(id)) emit(id, current, null);
+          if (current.version > since || (newFriends && !shown?.has(id) && current.status !== 'OFFLINE')) emit(id, current, null);
         });
       });
-    }
+    const since = target.since;
+    if (since !== null && since !== undefined) catchUp(since);
+    /** Versions are milliseconds: a user whose version is above this changed while the stream was open. */
+    const openedAt = Date.now();
+    delivery.resync = () => catchUp(openedAt, true);
 
     await stop;
     stopped = true;

@@ -101,6 +101,8 @@ interface Device {
   chain?: Promise<unknown>;
   /** http: a heartbeat failed, so its session may have expired: send the status again. */
   reassert?: boolean;
+  /** ws: which instance it is connected to (0 or 1), for the evidence of a violation. */
+  at?: number;
 }
 
 export interface SoakReport {
@@ -119,6 +121,8 @@ export interface SoakReport {
   rssMb: { afterWarmup: number[]; atEnd: number[] };
   redisChannelsAtEnd: number;
   onlineAtEnd: number;
+  /** The API instances' warnings and errors, by message: the evidence behind a violation. */
+  warnings: Record<string, number>;
 }
 
 export async function runSoak(profile: SoakProfile, log: (line: string) => void = () => {}): Promise<SoakReport> {
@@ -142,6 +146,7 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
     PRESENCE_MAX_SESSIONS: '100',
   };
   const instances: ServerProcess[] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
+  const allInstances = [...instances];
   const report: SoakReport = {
     profile,
     durationS: 0,
@@ -156,7 +161,9 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
     rssMb: { afterWarmup: [], atEnd: [] },
     redisChannelsAtEnd: -1,
     onlineAtEnd: -1,
+    warnings: {},
   };
+
   const count = (into: Record<string, number>, kind: string, example?: string) => {
     into[kind] = (into[kind] ?? 0) + 1;
     // A few examples of each kind, so one noisy kind cannot hide another.
@@ -252,6 +259,7 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
     const d: Device = { id: `d${++n}`, user, kind: 'ws', status: Math.random() < 0.7 ? 'ONLINE' : 'AWAY', alive: false, view: new Map() };
     op('connect');
     const at = liveInstance();
+    d.at = instances.indexOf(at);
     const auth = await token(user);
     await new Promise<void>((resolve) => {
       const client = createClient({
@@ -447,7 +455,11 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
         report.checks++;
         if (got === want) continue;
         if (redisFaultAt > d.openedAt!) count(report.documented, 'staleStreamAfterRedisOutage');
-        else count(report.violations, 'staleStream', `${label}: ${d.user}'s stream shows ${f} ${got}, model ${want}`);
+        else {
+          const theirs = [...devices.values()].filter((o) => o.user === f && o.alive).map((o) => `${o.id}:${o.kind}:${o.status}@${o.at ?? '-'}`);
+          const seen = d.view!.get(f);
+          count(report.violations, 'staleStream', `${label}: ${d.user}'s stream (${d.id}@${d.at}, opened ${Date.now() - d.openedAt!} ms ago) shows ${f} ${got} v${seen?.version ?? 0}, model ${want} (their devices ${theirs.join(' ')})`);
+        }
       }
     }
     log(`checkpoint ${label}: ${report.checks} checks so far, violations ${JSON.stringify(report.violations)}`);
@@ -464,6 +476,7 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
       await victim.stop('SIGKILL');
       await new Promise((r) => setTimeout(r, LEASE));
       instances[1] = await startServerProcess(env);
+      allInstances.push(instances[1]);
     } else if (fault === 'instance-stop') {
       instances[1]!.proc.kill('SIGSTOP');
       await new Promise((r) => setTimeout(r, LEASE * 2));
@@ -552,6 +565,15 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
     clearInterval(churn);
     clearInterval(heartbeats);
     for (const d of devices.values()) void d.client?.dispose();
+    for (const line of allInstances.flatMap((i) => i.output().split('\n'))) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const entry = JSON.parse(line) as { level: number; msg: string };
+        if (entry.level >= 40) report.warnings[entry.msg] = (report.warnings[entry.msg] ?? 0) + 1;
+      } catch {
+        /* a partial line */
+      }
+    }
     await Promise.all(instances.map((i) => i.stop('SIGKILL')));
     await redis?.stop();
     await cluster?.stop();
@@ -574,6 +596,7 @@ export function formatReport(r: SoakReport): string[] {
     `inside documented windows: ${JSON.stringify(r.documented)}`,
     `API RSS (MB) after warm-up ${r.rssMb.afterWarmup.join(' / ')}, at end ${r.rssMb.atEnd.join(' / ')}`,
     `at end: onlineCount ${r.onlineAtEnd}, Redis pub/sub channels ${r.redisChannelsAtEnd}`,
+    `instance warnings: ${JSON.stringify(r.warnings)}`,
     ...r.examples.map((e) => `  - ${e}`),
   ];
 }
