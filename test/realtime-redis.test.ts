@@ -143,6 +143,33 @@ describe('Redis routes and inbox: cleanup and outages', () => {
     await client.dispose();
   });
 
+  it('catches up after a lost lease: a change routed while a survivor had dropped the routes still arrives', async () => {
+    const svc = await srv.token('svc', { service: true });
+    await ok(srv.url, AddFriendsDocument, { userId: 'cu-viewer', friendIds: ['cu-friend'] }, svc);
+    const client = wsClient(srv.url, await srv.token('cu-viewer'));
+    const sub = collect(client, FriendPresenceChangedDocument, {});
+    await waitFor(async () => (await liveRoutes('cu-viewer')) === 1);
+    const friend = await srv.token('cu-friend');
+    await ok(srv.url, SetPresenceDocument, { status: 'ONLINE' }, friend);
+    await sub.take(1);
+
+    // What a survivor does to an instance it judged dead (frozen): its lease and its routes go.
+    const old = srv.app.liveness.instanceId;
+    await redis.client().zrem(keys.instancesLive, old);
+    await redis.client().srem(keys.routes('cu-viewer'), old);
+    // Routed to nobody: no instance holds the viewer's route now.
+    await ok(srv.url, SetPresenceDocument, { status: 'AWAY' }, friend);
+    await waitFor(() => srv.app.liveness.instanceId !== old, 10_000);
+
+    // The instance re-registers, and its subscriptions catch up from the stored state.
+    const events = (await sub.take(2)).map((e) => [e.friendPresenceChanged.userId, e.friendPresenceChanged.status]);
+    expect(events).toEqual([
+      ['cu-friend', 'ONLINE'],
+      ['cu-friend', 'AWAY'],
+    ]);
+    await client.dispose();
+  });
+
   it('counts a malformed inbox message instead of delivering it', async () => {
     const before = srv.app.engine.inbox.malformed();
     await redis.client().publish(keys.inbox(srv.app.liveness.instanceId), '{"k":"p","c":[{"u":1}]}');
