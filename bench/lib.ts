@@ -642,3 +642,26 @@ export async function waitIdle(pid: number, maxMs: number, threshold = 15): Prom
     if (cpu < threshold || Date.now() > deadline) return cpu;
   }
 }
+
+// ---- social graphs (fan-out and connections) ---------------------------------------------------------
+
+/**
+ * The social graph of the fan-out and connections benchmarks (BENCH_GRAPH, a comma-separated list,
+ * run one after the other in the same run; default `realistic`):
+ * - `realistic`: every viewer's BENCH_GRAPH_FRIENDS (100) friends are drawn from BENCH_GRAPH_USERS
+ *   (1,000,000) user ids, so viewers' friend lists barely overlap;
+ * - `overlapping`: the original graph, every viewer following a few shared users.
+ */
+export type Graph = 'realistic' | 'overlapping';
+export function graphsFromEnv(): Graph[] {
+  const raw = (process.env['BENCH_GRAPH'] ?? 'realistic').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const g of raw) if (g !== 'realistic' && g !== 'overlapping') throw new Error(`BENCH_GRAPH: expected realistic and/or overlapping, got "${g}"`);
+  return raw.length ? [...new Set(raw as Graph[])] : ['realistic'];
+}
+
+/** `n` distinct random ids `<prefix><k>`, k < `space` (a realistic graph's unconnected friends). */
+export function randomIds(prefix: string, n: number, space: number): string[] {
+  const out = new Set<string>();
+  while (out.size < n) out.add(`${prefix}${Math.floor(Math.random() * space)}`);
+  return [...out];
+}
