@@ -4,7 +4,8 @@
  * generator, a minimal graphql-ws client, percentiles and formatting.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
@@ -175,7 +176,7 @@ export interface PresenceServer extends NodeChild {
  * memory after a full GC and for a CPU profile (nothing in src/ is changed for this).
  */
 export async function startPresenceServer(env: Record<string, string>, timeoutMs = 30_000): Promise<PresenceServer> {
-  const child = startNode('src/main.ts', {
+  const child = startNode(serverEntry(), {
     nodeArgs: ['--expose-gc', '--import', new URL('./probe.ts', import.meta.url).href],
     env: {
       NODE_ENV: 'production',
@@ -195,6 +196,20 @@ export async function startPresenceServer(env: Record<string, string>, timeoutMs
   });
   const port = await waitForOutput(child, /"port":(\d+)[^\n]*presence listening/, timeoutMs).then((m) => Number(m[1]));
   return { ...child, url: `http://127.0.0.1:${port}`, port };
+}
+
+/**
+ * What the API servers run: src/main.ts through tsx (default), or with BENCH_BUILD=dist the tsc
+ * build that `npm start` runs (dist/main.js, `npm run build` first). tsx compiles with esbuild's
+ * keepNames, which wraps every named closure in `__name(fn, "name")` (one defineProperty per
+ * closure made): per-connection closures cost more memory under tsx than in production.
+ */
+export function serverEntry(): string {
+  const build = process.env['BENCH_BUILD'] ?? 'tsx';
+  if (build === 'tsx') return 'src/main.ts';
+  if (build !== 'dist') throw new Error(`BENCH_BUILD: expected tsx or dist, got "${build}"`);
+  if (!existsSync(join(ROOT, 'dist', 'main.js'))) throw new Error('BENCH_BUILD=dist: dist/main.js is missing; run `npm run build` first');
+  return 'dist/main.js';
 }
 
 /** Waits until the child's output matches `re`. */

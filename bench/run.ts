@@ -75,6 +75,8 @@ Settings (environment variables, all optional):
   BENCH_FANOUT_WINDOW         fanout: x100 deliveries outstanding when finding the maximum rate (50)
   BENCH_CONNECTIONS           connections: idle connections held (20000; capped by ulimit -Hn)
   BENCH_CONN_FRIENDS          connections: friends per viewer (100)
+  BENCH_BUILD                 what the API servers run: tsx (src/main.ts through tsx, default) or dist
+                              (dist/main.js, the tsc build \`npm start\` runs; \`npm run build\` first)
   BENCH_SERVER_<NAME>=value   sets <NAME> in every API server's environment, e.g.
                               BENCH_SERVER_WS_KEEPALIVE_MS=0 (for experiments; the defaults are what is measured)`;
 
