@@ -172,7 +172,7 @@ function packageOf(node: ProfileNode): string {
     return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
   }
   if (url.startsWith('node:')) return 'node (internals)';
-  const m = /\/(src|bench|test)\//.exec(url);
+  const m = /\/(src|dist|bench|test)\//.exec(url);
   return m ? `${m[1]}/ (ours)` : url;
 }
 
