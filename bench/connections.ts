@@ -5,10 +5,11 @@
  * (100 friends) at 20,000 connections, against a bare `ws` connection. Target at most 16 KB per
  * connection."
  *
- * One API server process on its own redis-server. BENCH_CONNECTIONS viewers `cv-<i>` on a ring:
- * each is the friend of the 50 before and the 50 after it (100 real, mutual friendships each,
- * stored with engine.addFriends), so every viewer's subscription follows 100 users who are
- * themselves connected viewers, as in a real social graph. Every viewer is already online on
+ * One API server process on its own redis-server. BENCH_CONNECTIONS viewers `cv-<i>`, each with
+ * BENCH_CONN_FRIENDS (100) mutual friends stored with engine.addFriends. The graph (BENCH_GRAPH,
+ * one run per graph listed): `realistic` (default), the friends drawn from BENCH_GRAPH_USERS (1M)
+ * ids, so friend lists barely overlap; `overlapping`, a ring where each viewer is the friend of the
+ * 50 viewers before and the 50 after it (every friend is itself a connected viewer). Every viewer is already online on
  * another device, so opening its socket publishes nothing and the connections stay idle. Connections are opened by two client
  * processes (bench/conn-load.ts). The server's memory is read through bench/probe.ts after a full
  * GC, before (after a warm-up of 200 connections, closed again) and after all connections are open,
@@ -27,7 +28,11 @@ import {
   fmtBytes,
   fmtInt,
   fmtNum,
+  graphsFromEnv,
   log,
+  randomIds,
+  type Graph,
+  type Row,
   openFilesLimit,
   pool,
   sleep,
@@ -54,6 +59,17 @@ interface Opened {
 }
 
 export async function benchConnections(): Promise<Section> {
+  const rows: Row[] = [];
+  const details: string[] = [];
+  for (const graph of graphsFromEnv()) {
+    const s = await benchConnectionsGraph(graph);
+    rows.push(...s.rows);
+    details.push(...s.details);
+  }
+  return { title: '5. Connections', rows, details };
+}
+
+async function benchConnectionsGraph(graph: Graph): Promise<Section> {
   const wanted = envInt('BENCH_CONNECTIONS', 20_000);
   const friends = envInt('BENCH_CONN_FRIENDS', 100);
   const redis = await startRedis();
@@ -104,14 +120,17 @@ export async function benchConnections(): Promise<Section> {
       log(`connections: open-files hard limit ${openFilesLimit()}: holding ${count} connections instead of ${wanted}`);
     }
     await probe.stop();
-    log(`connections: ${fmtInt(count)} viewers on a ring, ${friends} friends each`);
+    log(`connections: ${fmtInt(count)} viewers, ${friends} friends each, ${graph} graph`);
     const seedClients = [redis.client(), redis.client(), redis.client(), redis.client()];
     const engines = seedClients.map((client) => createRedisEngine({ client, prefix: 'presence:', buckets: 65_536, friendship: true, bus: createMemoryBus() }));
     const ring = Array.from({ length: count }, (_, i) => i);
+    const userSpace = envInt('BENCH_GRAPH_USERS', 1_000_000);
     await pool(ring, 32, (i) =>
       engines[i % engines.length]!.addFriends(
         connViewerId(i),
-        Array.from({ length: friends / 2 }, (_, k) => connViewerId((i + k + 1) % count)),
+        graph === 'realistic'
+          ? randomIds('cu-', friends, userSpace)
+          : Array.from({ length: friends / 2 }, (_, k) => connViewerId((i + k + 1) % count)),
       ),
     );
     const friendCount = await seedClients[0]!.scard('presence:friends:' + connViewerId(0));
@@ -145,7 +164,7 @@ export async function benchConnections(): Promise<Section> {
     const idleCpu = await quiet(server.pid, 30_000);
     log('connections: reading the server\'s memory after a full GC');
     const after = await server.call<MemorySample>('mem');
-    const live = await server.call<HeapSummary>('heap-stop', { top: 12 });
+    const live = await server.call<HeapSummary>('heap-stop', { top: 20 });
     const redisAfter = await usedMemory(seedClients[0]!);
     const stats = await Promise.all(clients.map((c) => c.call<{ open: number; frames: number; closed: number }>('stats')));
     const stillOpen = stats.reduce((a, s) => a + s.open, 0);
@@ -176,19 +195,19 @@ export async function benchConnections(): Promise<Section> {
     const pass = rss <= target;
     const kb = (n: number) => `${fmtNum(n / 1024, 1)} KB`;
     const details = [
-      `Presence: ${fmtInt(count)} graphql-ws connections (one friendPresenceChanged each, ${friendCount} friends per viewer) opened in ${fmtNum(openSecs, 1)} s;` +
+      `Presence, ${graph} graph: ${fmtInt(count)} graphql-ws connections (one friendPresenceChanged each, ${friendCount} friends per viewer) opened in ${fmtNum(openSecs, 1)} s;` +
         ` ${fmtInt(stillOpen)} open at the reading, Redis pub/sub channels ${fmtInt(channels)} (expected ${fmtInt(expectedChannels)}).` +
         ` Server after GC: RSS ${fmtBytes(before.rss)} -> ${fmtBytes(after.rss)}, heapUsed ${fmtBytes(before.heapUsed)} -> ${fmtBytes(after.heapUsed)}, external ${fmtBytes(before.external)} -> ${fmtBytes(after.external)}.` +
         ` Per connection: RSS ${kb(rss)}, heapUsed ${kb(heap)}, external ${kb(ext)}. The idle server then used ${Math.round(idleCpu)}% of a core (keepalive pings, sweeps).`,
       `Bare ws: ${fmtInt(count)} connections opened in ${fmtNum(bareSecs, 1)} s. Server after GC: RSS ${fmtBytes(bareBefore.rss)} -> ${fmtBytes(bareAfter.rss)}, heapUsed ${fmtBytes(bareBefore.heapUsed)} -> ${fmtBytes(bareAfter.heapUsed)}.` +
         ` Per connection: RSS ${kb(bareRss)}, heapUsed ${kb(bareHeap)}, external ${kb(bareExt)}.`,
-      `Per connection, Presence over bare: RSS x${fmtNum(rss / bareRss, 2)}, heap x${fmtNum(heap / bareHeap, 2)}. Target <= ${TARGET_KB} KB (on RSS): ${pass ? 'PASS' : `MISS by ${kb(rss - target)}`}.` +
+      `${graph} graph: per connection, Presence over bare: RSS x${fmtNum(rss / bareRss, 2)}, heap x${fmtNum(heap / bareHeap, 2)}. Target <= ${TARGET_KB} KB (on RSS): ${pass ? 'PASS' : `MISS by ${kb(rss - target)}`}.` +
         ` Redis used_memory grew ${fmtBytes(redisAfter - redisBefore)} (${fmtInt((redisAfter - redisBefore) / count)} B per connection: sessions, routes, client buffers) — not counted above.`,
       ...notes,
     ];
     if (!pass || process.env['BENCH_PROFILE'] === '1') {
       details.push(
-        `What it is made of: the JavaScript heap grows ${kb(heap)} per connection against ${kb(bareHeap)} for a bare socket; the rest of the RSS (${kb(rss - heap - ext)} per connection) is V8 heap headroom and allocator pages.` +
+        `${graph} graph, what it is made of: the JavaScript heap grows ${kb(heap)} per connection against ${kb(bareHeap)} for a bare socket; the rest of the RSS (${kb(rss - heap - ext)} per connection) is V8 heap headroom and allocator pages.` +
           ` Live heap allocated while the connections opened, by allocation site (V8 sampling heap profiler, after GC; ${fmtBytes(live.total)} = ${kb(live.total / count)} per connection):`,
         ...live.top.map((t, i) => `  ${String(i + 1).padStart(2)}. ${kb(t.bytes / count).padStart(9)}/conn  ${fmtNum((t.bytes / live.total) * 100, 1).padStart(5)}%  ${t.name}  ${t.where}`),
         `  by package: ${live.byPackage.map((b) => `${b.name} ${kb(b.bytes / count)}`).join(', ')}`,
@@ -198,7 +217,7 @@ export async function benchConnections(): Promise<Section> {
       title: '5. Connections',
       rows: [
         {
-          bench: `5. Server memory per idle graphql-ws connection, friendPresenceChanged with ${friendCount} friends (${fmtInt(count)} connections)`,
+          bench: `5. Server memory per idle graphql-ws connection, friendPresenceChanged with ${friendCount} friends, ${graph} graph (${fmtInt(count)} connections)`,
           presence: `${kb(rss)} RSS (${kb(heap)} heap)`,
           baseline: `${kb(bareRss)} RSS (${kb(bareHeap)} heap), bare ws`,
           ratio: fmtNum(rss / bareRss, 2),

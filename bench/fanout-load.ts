@@ -4,9 +4,10 @@
  * deliveries in flight. Driven over IPC by the suite:
  *
  * - `connect` {mode, urls, viewers, publishers, redisUrl, buckets}: opens one socket per viewer
- *   (graphql-ws + friendPresenceChanged for `presence`; `/?channel=` for `raw`); viewer i follows
- *   publisher i % publishers, on instance floor(i / publishers) % urls.length, so every
- *   publisher's viewers are spread over the instances.
+ *   (graphql-ws + friendPresenceChanged for `presence`; `/?viewer=<id>` for `raw`); viewer i is a
+ *   friend of publisher i % publishers, on instance floor(i / publishers) % urls.length, so every
+ *   publisher's viewers are spread over the instances. (Under BENCH_GRAPH=realistic each viewer
+ *   and publisher also has friends who are not connected, drawn from 1M ids: bench/fanout.ts.)
  * - `warm`: a change per publisher, repeated until every viewer has received an event.
  * - `saturate` {warmupMs, durationMs, window}: closed loop, at most `window` changes' deliveries
  *   outstanding; returns deliveries per second.
@@ -17,7 +18,9 @@
  * A change is engine.setStatus on the publisher (the PRESENCE Lua script writes and PUBLISHes, the
  * same write path as setPresence) through this process's own ioredis connection, alternating
  * ONLINE/AWAY; its `now` is the wall-clock ms, which becomes the event's `version` (`t` in the raw
- * payload), so each receipt is matched to the precise moment its change was sent.
+ * payload), so each receipt is matched to the precise moment its change was sent. The engine
+ * routes each change (reads the publisher's friends and their routes, one PUBLISH per instance
+ * inbox) for Presence and the raw baseline alike.
  */
 import { handle } from './probe.js';
 import { Redis } from 'ioredis';
@@ -57,7 +60,6 @@ let onDelivery: (() => void) | null = null;
 let client: Redis | null = null;
 let engine: ReturnType<typeof createRedisEngine> | null = null;
 let published = 0;
-let rawChannels: string[] = [];
 let driverErrors = 0;
 let unchanged = 0;
 let nextPublisher = 0;
@@ -92,10 +94,8 @@ function change() {
   published++;
   engine!
     .setStatus(publisherId(p), statusOf[p] as 1 | 2, { sessionId: 'bench', owner: null }, 3_600_000, now)
-    .then(async (r) => {
+    .then((r) => {
       if (!r.changed) unchanged++;
-      // The raw baseline: one PUBLISH per change on the publisher's own channel, as before routing.
-      else if (!isPresence) await client!.publish(rawChannels[p]!, JSON.stringify({ u: publisherId(p), p: 0, s: r.record!.status, t: r.record!.t }));
     })
     .catch(() => driverErrors++);
 }
@@ -106,8 +106,6 @@ handle('connect', async (msg) => {
   viewers = Number(msg['viewers']);
   publishers = Number(msg['publishers']);
   fanout = viewers / publishers;
-  const channels = msg['channels'] as string[] | undefined;
-  rawChannels = channels ?? [];
   isPresence = mode === 'presence';
   key = Buffer.from(isPresence ? '"version":' : '"t":');
   got = new Uint32Array(viewers);
@@ -139,7 +137,7 @@ handle('connect', async (msg) => {
       });
     } else {
       sockets[i] = await new Promise<WebSocket>((resolve, reject) => {
-        const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/?channel=${encodeURIComponent(channels![i % publishers]!)}`, {
+        const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/?viewer=${encodeURIComponent(viewerId(i))}`, {
           perMessageDeflate: false,
           localAddress: from(i),
         });

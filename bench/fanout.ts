@@ -7,16 +7,24 @@
  * the maximum rate."
  *
  * Two API server processes on one redis-server; BENCH_FANOUT_VIEWERS viewers (half on each)
- * holding friendPresenceChanged; BENCH_FANOUT_PUBLISHERS publishers, each the friend of
- * viewers/publishers viewers (spread over both instances), so each change is delivered to 100
- * sockets. The receivers and the driver run in one separate process (bench/fanout-load.ts); the
- * driver changes publishers' statuses with the engine's own PRESENCE script (write + PUBLISH, as
- * setPresence does) on its own Redis connection, so the HTTP cost of setPresence is left out and
- * only fan-out is measured.
- *   1. maximum rate: closed loop with BENCH_FANOUT_WINDOW changes' deliveries outstanding;
+ * holding friendPresenceChanged; publishers, each the friend of `k` connected viewers (spread over
+ * both instances), so each change has exactly `k` recipients. The graph (BENCH_GRAPH, one run per
+ * graph listed):
+ * - `realistic` (default): k = BENCH_FANOUT_RECIPIENTS (10), viewers/k publishers; each viewer has
+ *   one publisher among its BENCH_GRAPH_FRIENDS (100) friends, the others drawn from
+ *   BENCH_GRAPH_USERS (1M) ids, and each publisher has 100 friends too (its k viewers and 100 - k
+ *   random ids): viewers' friend lists barely overlap, and routing a change reads 100 friends'
+ *   routes to find its k connected ones.
+ * - `overlapping`: BENCH_FANOUT_PUBLISHERS (100) publishers, k = viewers/publishers, no other
+ *   friends (every viewer follows one of a few shared users).
+ * The receivers and the driver run in one separate process (bench/fanout-load.ts); the driver
+ * changes publishers' statuses with the engine's own PRESENCE script on its own Redis connection
+ * and the engine routes it (friends, their routes, one PUBLISH per instance inbox), as
+ * setPresence does, so the HTTP cost of setPresence is left out and only fan-out is measured.
+ *   1. maximum rate: closed loop with BENCH_FANOUT_WINDOW x 100 deliveries outstanding;
  *   2. latency: open loop at 70% of that rate; every delivery's publish-to-receipt time.
- * Baseline: the same, against two bench/raw-fanout-server.ts processes on the same Redis, driven
- * by the same PUBLISHes (the same script on the same channels).
+ * Baseline: the same graph, the same writer and routing, against two bench/raw-fanout-server.ts
+ * processes (ioredis on the instance inbox + `ws.send` to each named recipient) on the same Redis.
  */
 import { createKeys } from '../src/engine/redis/keys.js';
 import { createRedisEngine } from '../src/engine/redis/index.js';
@@ -27,6 +35,10 @@ import { publisherId, viewerId } from './fanout-load.js';
 import {
   boundBy,
   cpuMeter,
+  graphsFromEnv,
+  randomIds,
+  type Graph,
+  type Row,
   envInt,
   fmtCpu,
   fmtInt,
@@ -89,22 +101,57 @@ interface Outcome {
 const BUCKETS = 65_536; // the servers' default PRESENCE_BUCKETS
 
 export async function benchFanout(): Promise<Section> {
+  const rows: Row[] = [];
+  const details: string[] = [];
+  for (const graph of graphsFromEnv()) {
+    const s = await benchFanoutGraph(graph);
+    rows.push(...s.rows);
+    details.push(...s.details);
+  }
+  return { title: '4. Fan-out', rows, details };
+}
+
+async function benchFanoutGraph(graph: Graph): Promise<Section> {
   const viewers = envInt('BENCH_FANOUT_VIEWERS', 10_000);
-  const publishers = envInt('BENCH_FANOUT_PUBLISHERS', 100);
-  const window = envInt('BENCH_FANOUT_WINDOW', 50);
+  const realistic = graph === 'realistic';
+  const friendsPer = envInt('BENCH_GRAPH_FRIENDS', 100);
+  const userSpace = envInt('BENCH_GRAPH_USERS', 1_000_000);
+  const recipients = envInt('BENCH_FANOUT_RECIPIENTS', 10);
+  if (realistic && viewers % recipients !== 0) throw new Error('BENCH_FANOUT_VIEWERS must be a multiple of BENCH_FANOUT_RECIPIENTS');
+  if (realistic && recipients > friendsPer) throw new Error('BENCH_FANOUT_RECIPIENTS must be at most BENCH_GRAPH_FRIENDS');
+  const publishers = realistic ? viewers / recipients : envInt('BENCH_FANOUT_PUBLISHERS', 100);
+  // The same deliveries outstanding whatever the recipients per change: BENCH_FANOUT_WINDOW x 100.
   const durationMs = envInt('BENCH_DURATION_S', 10) * 1000;
   const warmupMs = envInt('BENCH_WARMUP_S', 2) * 1000;
   if (viewers % publishers !== 0) throw new Error('BENCH_FANOUT_VIEWERS must be a multiple of BENCH_FANOUT_PUBLISHERS');
   const fanout = viewers / publishers;
+  const window = Math.max(1, Math.round((envInt('BENCH_FANOUT_WINDOW', 50) * 100) / fanout));
+  log(`fan-out, ${graph} graph: ${fmtInt(viewers)} viewers, ${fmtInt(publishers)} publishers, ${fanout} recipients per change`);
 
   const redis = await startRedis();
   track(redis.proc);
   const children: NodeChild[] = [];
   try {
     // Friendships: each publisher with its viewers (i % publishers === p), stored by the engine.
-    const engine = createRedisEngine({ client: redis.client(), prefix: 'presence:', buckets: BUCKETS, friendship: true, bus: createMemoryBus() });
+    const seed = [redis.client(), redis.client(), redis.client(), redis.client()].map((client) =>
+      createRedisEngine({ client, prefix: 'presence:', buckets: BUCKETS, friendship: true, bus: createMemoryBus() }),
+    );
+    const engine = seed[0]!;
     const ps = Array.from({ length: publishers }, (_, p) => p);
+    const seedStart = performance.now();
     await pool(ps, 10, (p) => engine.addFriends(publisherId(p), Array.from({ length: fanout }, (_, k) => viewerId(p + k * publishers))));
+    if (realistic) {
+      // The rest of everyone's 100 friends: random ids out of 1M, not connected (no routes).
+      const vs = Array.from({ length: viewers }, (_, i) => i);
+      await pool(vs, 32, (i) => seed[i % seed.length]!.addFriends(viewerId(i), randomIds('fu-', friendsPer - 1, userSpace)));
+      if (friendsPer > fanout) await pool(ps, 32, (p) => seed[p % seed.length]!.addFriends(publisherId(p), randomIds('fu-', friendsPer - fanout, userSpace)));
+    }
+    const admin0 = redis.client();
+    const friendsOf = async (id: string) => admin0.scard(`presence:friends:${id}`);
+    const sampleViewer = await friendsOf(viewerId(0));
+    const samplePublisher = await friendsOf(publisherId(0));
+    admin0.disconnect();
+    log(`fan-out, ${graph} graph: friendships stored in ${fmtNum((performance.now() - seedStart) / 1000, 1)} s (viewer 0 has ${sampleViewer} friends, publisher 0 has ${samplePublisher})`);
     await pool(ps, 50, (p) => engine.setStatus(publisherId(p), Status.ONLINE, { sessionId: 'bench', owner: null }, 3_600_000, Date.now()));
 
     const admin = redis.client();
@@ -113,13 +160,11 @@ export async function benchFanout(): Promise<Section> {
     children.push(load);
     await load.next('ready');
     const keys = createKeys('presence:', BUCKETS);
-    // The raw baseline's per-publisher channels (the driver PUBLISHes there in raw mode).
-    const channels = ps.map((p) => `${keys.prefix}raw:u:${publisherId(p)}`);
 
     const measure = async (mode: 'presence' | 'raw', servers: NodeChild[], urls: string[]): Promise<Outcome> => {
       const label = mode === 'presence' ? 'Presence' : 'raw baseline';
       log(`fan-out (${label}): connecting ${fmtInt(viewers)} sockets to ${servers.length} instances`);
-      const connect = await load.call<Outcome['connect']>('connect', { mode, urls, viewers, publishers, redisUrl: redis.url, buckets: BUCKETS, channels }, 300_000);
+      const connect = await load.call<Outcome['connect']>('connect', { mode, urls, viewers, publishers, redisUrl: redis.url, buckets: BUCKETS }, 300_000);
       await load.call('warm', { timeoutMs: 60_000 }, 90_000);
       const pids: Record<string, number> = { redis: redis.proc.pid!, 'load+receivers': load.pid };
       servers.forEach((s, i) => (pids[`${mode === 'presence' ? 'api' : 'raw'}-${'AB'[i]}`] = s.pid));
@@ -158,8 +203,21 @@ export async function benchFanout(): Promise<Section> {
     const presence = await measure('presence', api, api.map((s) => s.url));
     await Promise.all(api.map((s) => s.stop()));
 
-    // ---- raw baseline: two ioredis + ws servers ----
-    const raws = [startNode('bench/raw-fanout-server.ts', { env: { REDIS_URL: redis.url } }), startNode('bench/raw-fanout-server.ts', { env: { REDIS_URL: redis.url } })];
+    // ---- raw baseline: two ioredis + ws servers, routed like the API instances ----
+    // The API instances' routes go (whatever their shutdown left), the raw instances' are added:
+    // viewer i on instance floor(i / publishers) % 2, as fanout-load.ts connects them.
+    const routeKeys: string[] = [];
+    for (let cursor = '0'; ; ) {
+      const [next, found] = await admin.scan(cursor, 'MATCH', 'presence:*:r:*', 'COUNT', 1000);
+      routeKeys.push(...found);
+      if ((cursor = next) === '0') break;
+    }
+    for (let i = 0; i < routeKeys.length; i += 1000) await admin.del(...routeKeys.slice(i, i + 1000));
+    const rawIds = ['raw-A', 'raw-B'];
+    const rawPipe = admin.pipeline();
+    for (let i = 0; i < viewers; i++) rawPipe.sadd(keys.routes(viewerId(i)), rawIds[Math.floor(i / publishers) % 2]!);
+    await rawPipe.exec();
+    const raws = rawIds.map((id) => startNode('bench/raw-fanout-server.ts', { env: { REDIS_URL: redis.url, RAW_INBOX: keys.inbox(id) } }));
     children.push(...raws);
     const ports = await Promise.all(raws.map((r) => waitForOutput(r, /"port":(\d+),"msg":"raw-fanout listening"/).then((m) => Number(m[1]))));
     const raw = await measure('raw', raws, ports.map((p) => `http://127.0.0.1:${p}`));
@@ -170,7 +228,9 @@ export async function benchFanout(): Promise<Section> {
 
     const ok = ratio >= 0.5;
     const latOk = presence.lat.p99 <= 100;
-    const line = (label: string, o: Outcome) => [
+    const line = (label0: string, o: Outcome) => {
+      const label = `${label0}, ${graph} graph`;
+      return [
       `${label}: ${fmtInt(o.connect.connected)} sockets connected in ${fmtNum(o.connect.seconds, 1)} s.` +
         ` Maximum: ${fmtInt(o.sat.deliveries)} deliveries in ${fmtNum(o.sat.seconds, 1)} s = ${fmtInt(o.sat.rate)} deliveries/s (${fmtInt(o.sat.changes / o.sat.seconds)} changes/s x ${fanout});` +
         ` lost ${o.sat.lost}, sockets closed ${o.sat.closed}, error frames ${o.sat.otherFrames}, driver errors ${o.sat.driverErrors}. CPU: ${fmtCpu(o.cpuSat)}.`,
@@ -183,7 +243,8 @@ export async function benchFanout(): Promise<Section> {
           `${label}, ${i < o.loops.length - 1 ? `instance ${'AB'[i]}` : 'load+receivers process'} during the latency run: ${loopLine('', l, (warmupMs + durationMs) / 1000).slice(2)}`,
       ),
       `${label}: Redis commands over 10 ms (SLOWLOG) during these runs: ${o.slowlog.length ? o.slowlog.join('; ') : 'none'}.`,
-    ];
+      ];
+    };
     /** Server CPU (all instances) per delivery at the maximum rate, in µs. */
     const cost = (o: Outcome) =>
       (Object.entries(o.cpuSat)
@@ -195,9 +256,14 @@ export async function benchFanout(): Promise<Section> {
     const details = [
       ...line('Presence (2 API instances)', presence),
       ...line('Raw baseline (2 ioredis+ws servers)', raw),
-      `Server CPU per delivery at the maximum rate: Presence ${fmtNum(cost(presence), 1)} µs, raw ${fmtNum(cost(raw), 1)} µs (x${fmtNum(cost(presence) / cost(raw), 1)}): the contention-free view of the same ratio.`,
-      `Ratio of maximum rates ${fmtNum(ratio, 3)} (target >= 0.5: ${ok ? 'PASS' : `MISS by ${fmtNum(0.5 - ratio, 3)}`}); p99 at 70% ${fmtNum(presence.lat.p99, 1)} ms (target <= 100 ms: ${latOk ? 'PASS' : `MISS by ${fmtNum(presence.lat.p99 - 100, 1)} ms`}).`,
-      `Setup: ${fmtInt(viewers)} viewers, ${publishers} publishers, ${fanout} viewers per publisher, each publisher's viewers split over both instances; one change = one PRESENCE script (HSET + PUBLISH).` +
+      `${graph} graph: server CPU per delivery at the maximum rate: Presence ${fmtNum(cost(presence), 1)} µs, raw ${fmtNum(cost(raw), 1)} µs (x${fmtNum(cost(presence) / cost(raw), 1)}): the contention-free view of the same ratio.`,
+      `${graph} graph: ratio of maximum rates ${fmtNum(ratio, 3)} (target >= 0.5: ${ok ? 'PASS' : `MISS by ${fmtNum(0.5 - ratio, 3)}`}); p99 at 70% ${fmtNum(presence.lat.p99, 1)} ms (target <= 100 ms: ${latOk ? 'PASS' : `MISS by ${fmtNum(presence.lat.p99 - 100, 1)} ms`}).`,
+      `${graph} graph setup: ${fmtInt(viewers)} viewers, ${publishers} publishers, ${fanout} connected viewers per publisher (each publisher's viewers split over both instances);` +
+        (realistic
+          ? ` every viewer has ${sampleViewer} friends (one publisher, the rest drawn from ${fmtInt(userSpace)} ids), every publisher ${samplePublisher} (its ${fanout} viewers and random ids);`
+          : ` every viewer has ${sampleViewer} friend(s), all shared with the other viewers of its publisher;`) +
+        ` one change = one PRESENCE script, then the engine's routing (SMEMBERS of the friends, SMEMBERS of their routes, one PUBLISH per instance inbox), the same for Presence and baseline;` +
+        ` ${fmtInt(window)} changes (${fmtInt(window * fanout)} deliveries) outstanding at the maximum rate.` +
         ' Every process shares the same 2 cores: Redis, both servers and the load/receiver process compete, so the maximum rate is that of the whole box, for Presence and baseline alike.',
     ];
     if (!latOk) {
@@ -207,29 +273,37 @@ export async function benchFanout(): Promise<Section> {
       const gcShare = (ls: LoopSummary[]) => (ls.reduce((a, l) => a + l.gcTotalMs, 0) / ls.length / (warmupMs + durationMs)) * 100;
       const slowest = presence.slowlog.map((e) => Number(/([\d.]+) ms$/.exec(e)?.[1] ?? 0));
       details.push(
-        `What bounds the p99: ${fmtInt(presence.lat.over100)} deliveries took over 100 ms and all were sent in ${presence.lat.slowSlots} of the ${presence.lat.slots} 250-ms slots:` +
+        `${graph} graph, what bounds the p99: ${fmtInt(presence.lat.over100)} deliveries took over 100 ms and all were sent in ${presence.lat.slowSlots} of the ${presence.lat.slots} 250-ms slots:` +
           ` a few stalls, not a uniformly slow path (p50 ${fmtNum(presence.lat.p50, 1)} ms). The API instances' event loops stalled for up to ${fmtNum(Math.max(...apiLoops.map((l) => l.delayMax)), 0)} ms` +
           ` (the receivers' for at most ${fmtNum(loadLoop.delayMax, 0)} ms; Redis's slowest command took ${fmtNum(Math.max(0, ...slowest), 0)} ms),` +
           ` and they spent ${fmtNum(gcShare(apiLoops), 1)}% of the time in GC pauses against ${fmtNum(gcShare(rawLoops), 1)}% for the raw servers.`,
       );
     }
     if (!ok || !latOk || process.env['BENCH_PROFILE'] === '1') {
-      details.push(`What bounds Presence at the maximum rate: ${boundBy(presence.cpuSat)}`);
-      if (presence.profile) details.push(...profileLines('API instance A at the maximum rate', presence.profile));
+      details.push(`${graph} graph, what bounds Presence at the maximum rate: ${boundBy(presence.cpuSat)}`);
+      if (presence.profile) details.push(...profileLines(`${graph} graph, API instance A at the maximum rate`, presence.profile));
     }
     return {
       title: '4. Fan-out',
       rows: [
         {
-          bench: `4. Fan-out to ${fmtInt(viewers)} graphql-ws subscribers on 2 instances: deliveries/s`,
+          bench: `4. Fan-out to ${fmtInt(viewers)} graphql-ws subscribers on 2 instances, ${graph} graph (${fanout} recipients per change): deliveries/s`,
           presence: `${fmtInt(presence.sat.rate)}/s`,
-          baseline: `${fmtInt(raw.sat.rate)}/s (ioredis + ws.send)`,
+          baseline: `${fmtInt(raw.sat.rate)}/s (ioredis inbox + ws.send)`,
           ratio: fmtNum(ratio, 3),
           target: '>= 0.5',
           result: ok ? 'PASS' : 'MISS',
         },
         {
-          bench: '4b. Fan-out publish-to-receipt latency at 70% of max rate, p50 / p99',
+          bench: `4c. Server CPU per delivery at the maximum rate, ${graph} graph`,
+          presence: `${fmtNum(cost(presence), 1)} µs`,
+          baseline: `${fmtNum(cost(raw), 1)} µs`,
+          ratio: fmtNum(cost(presence) / cost(raw), 2),
+          target: '(none)',
+          result: 'info',
+        },
+        {
+          bench: `4b. Fan-out publish-to-receipt latency at 70% of max rate, ${graph} graph, p50 / p99`,
           presence: `${fmtNum(presence.lat.p50, 1)} / ${fmtNum(presence.lat.p99, 1)} ms`,
           baseline: `${fmtNum(raw.lat.p50, 1)} / ${fmtNum(raw.lat.p99, 1)} ms`,
           ratio: '-',

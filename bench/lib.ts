@@ -4,7 +4,8 @@
  * generator, a minimal graphql-ws client, percentiles and formatting.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
@@ -175,7 +176,7 @@ export interface PresenceServer extends NodeChild {
  * memory after a full GC and for a CPU profile (nothing in src/ is changed for this).
  */
 export async function startPresenceServer(env: Record<string, string>, timeoutMs = 30_000): Promise<PresenceServer> {
-  const child = startNode('src/main.ts', {
+  const child = startNode(serverEntry(), {
     nodeArgs: ['--expose-gc', '--import', new URL('./probe.ts', import.meta.url).href],
     env: {
       NODE_ENV: 'production',
@@ -195,6 +196,20 @@ export async function startPresenceServer(env: Record<string, string>, timeoutMs
   });
   const port = await waitForOutput(child, /"port":(\d+)[^\n]*presence listening/, timeoutMs).then((m) => Number(m[1]));
   return { ...child, url: `http://127.0.0.1:${port}`, port };
+}
+
+/**
+ * What the API servers run: src/main.ts through tsx (default), or with BENCH_BUILD=dist the tsc
+ * build that `npm start` runs (dist/main.js, `npm run build` first). tsx compiles with esbuild's
+ * keepNames, which wraps every named closure in `__name(fn, "name")` (one defineProperty per
+ * closure made): per-connection closures cost more memory under tsx than in production.
+ */
+export function serverEntry(): string {
+  const build = process.env['BENCH_BUILD'] ?? 'tsx';
+  if (build === 'tsx') return 'src/main.ts';
+  if (build !== 'dist') throw new Error(`BENCH_BUILD: expected tsx or dist, got "${build}"`);
+  if (!existsSync(join(ROOT, 'dist', 'main.js'))) throw new Error('BENCH_BUILD=dist: dist/main.js is missing; run `npm run build` first');
+  return 'dist/main.js';
 }
 
 /** Waits until the child's output matches `re`. */
@@ -641,4 +656,27 @@ export async function waitIdle(pid: number, maxMs: number, threshold = 15): Prom
     const cpu = m.stop()['p'] ?? 0;
     if (cpu < threshold || Date.now() > deadline) return cpu;
   }
+}
+
+// ---- social graphs (fan-out and connections) ---------------------------------------------------------
+
+/**
+ * The social graph of the fan-out and connections benchmarks (BENCH_GRAPH, a comma-separated list,
+ * run one after the other in the same run; default `realistic`):
+ * - `realistic`: every viewer's BENCH_GRAPH_FRIENDS (100) friends are drawn from BENCH_GRAPH_USERS
+ *   (1,000,000) user ids, so viewers' friend lists barely overlap;
+ * - `overlapping`: the original graph, every viewer following a few shared users.
+ */
+export type Graph = 'realistic' | 'overlapping';
+export function graphsFromEnv(): Graph[] {
+  const raw = (process.env['BENCH_GRAPH'] ?? 'realistic').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const g of raw) if (g !== 'realistic' && g !== 'overlapping') throw new Error(`BENCH_GRAPH: expected realistic and/or overlapping, got "${g}"`);
+  return raw.length ? [...new Set(raw as Graph[])] : ['realistic'];
+}
+
+/** `n` distinct random ids `<prefix><k>`, k < `space` (a realistic graph's unconnected friends). */
+export function randomIds(prefix: string, n: number, space: number): string[] {
+  const out = new Set<string>();
+  while (out.size < n) out.add(`${prefix}${Math.floor(Math.random() * space)}`);
+  return [...out];
 }

@@ -121,11 +121,15 @@ handle('heap-stop', async (msg) => {
   const byFn = new Map<string, { name: string; where: string; bytes: number }>();
   const byPkg = new Map<string, number>();
   let total = 0;
-  const walk = (n: HeapNode) => {
+  // A builtin (Map, Set.add, JSON.parse, ...) has no location: it is named with its nearest caller
+  // that has one, so that the site says whose Map it is.
+  const walk = (n: HeapNode, caller: string) => {
+    const here = n.callFrame.url ? `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url, n.callFrame.lineNumber, n.callFrame.columnNumber)}` : caller;
     if (n.selfSize) {
       total += n.selfSize;
-      const name = n.callFrame.functionName || '(anonymous)';
-      const w = where(n.callFrame.url, n.callFrame.lineNumber, n.callFrame.columnNumber);
+      const own = n.callFrame.functionName || '(anonymous)';
+      const name = n.callFrame.url || !caller ? own : `${own} <- ${caller.split(' ')[0]}`;
+      const w = n.callFrame.url ? where(n.callFrame.url, n.callFrame.lineNumber, n.callFrame.columnNumber) : caller.split(' ').slice(1).join(' ');
       const key = `${name}@${w}`;
       const e = byFn.get(key) ?? { name, where: w, bytes: 0 };
       e.bytes += n.selfSize;
@@ -133,9 +137,9 @@ handle('heap-stop', async (msg) => {
       const pkg = packageOf(n as unknown as ProfileNode);
       byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + n.selfSize);
     }
-    n.children.forEach(walk);
+    for (const c of n.children) walk(c, here);
   };
-  walk(profile.head);
+  walk(profile.head, '');
   return {
     total,
     top: [...byFn.values()].sort((a, b) => b.bytes - a.bytes).slice(0, topN),
@@ -168,7 +172,7 @@ function packageOf(node: ProfileNode): string {
     return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
   }
   if (url.startsWith('node:')) return 'node (internals)';
-  const m = /\/(src|bench|test)\//.exec(url);
+  const m = /\/(src|dist|bench|test)\//.exec(url);
   return m ? `${m[1]}/ (ours)` : url;
 }
 

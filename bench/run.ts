@@ -42,7 +42,7 @@ Benchmarks:
   1. memory       Redis bytes per offline user at 1M users vs SET ... EX      (bench/memory.ts)
   2. read         presence(ids) x100 over HTTP vs a raw ioredis pipeline       (bench/read.ts)
   3. write        setPresence vs mutation { __typename }                       (bench/write.ts)
-  4. fanout       10K subscribers on 2 instances vs ioredis + ws.send          (bench/fanout.ts)
+  4. fanout       10K subscribers on 2 instances vs ioredis inbox + ws.send    (bench/fanout.ts)
   5. connections  server memory per idle subscribed connection vs bare ws      (bench/connections.ts)
 
 Settings (environment variables, all optional):
@@ -58,11 +58,25 @@ Settings (environment variables, all optional):
   BENCH_READ_VIEWERS          read: viewers (tokens), each with BENCH_READ_IDS friends (1000)
   BENCH_READ_IDS              read: ids per presence(ids) request (100)
   BENCH_WRITE_USERS           write: users setPresence is spread over (20000)
+  BENCH_GRAPH                 fanout, connections: the social graph, realistic|overlapping, or both
+                              comma-separated to run them side by side in one run (default realistic):
+                                realistic    every viewer's friends drawn from BENCH_GRAPH_USERS ids,
+                                             so friend lists barely overlap; fan-out publishers are
+                                             friends of BENCH_FANOUT_RECIPIENTS connected viewers each
+                                overlapping  fan-out: every viewer follows one of BENCH_FANOUT_PUBLISHERS
+                                             shared users; connections: a ring of connected viewers
+  BENCH_GRAPH_USERS           realistic graph: user ids friends are drawn from (1000000)
+  BENCH_GRAPH_FRIENDS         realistic graph, fanout: friends per viewer and per publisher (100)
   BENCH_FANOUT_VIEWERS        fanout: subscribers, split over 2 instances (10000)
-  BENCH_FANOUT_PUBLISHERS     fanout: users whose changes are fanned out (100; viewers/publishers each)
-  BENCH_FANOUT_WINDOW         fanout: changes outstanding when finding the maximum rate (50)
+  BENCH_FANOUT_RECIPIENTS     fanout, realistic graph: connected viewers per publisher, i.e. recipients
+                              of each change (10; viewers/recipients publishers)
+  BENCH_FANOUT_PUBLISHERS     fanout, overlapping graph: users whose changes are fanned out (100;
+                              viewers/publishers each)
+  BENCH_FANOUT_WINDOW         fanout: x100 deliveries outstanding when finding the maximum rate (50)
   BENCH_CONNECTIONS           connections: idle connections held (20000; capped by ulimit -Hn)
   BENCH_CONN_FRIENDS          connections: friends per viewer (100)
+  BENCH_BUILD                 what the API servers run: tsx (src/main.ts through tsx, default) or dist
+                              (dist/main.js, the tsc build \`npm start\` runs; \`npm run build\` first)
   BENCH_SERVER_<NAME>=value   sets <NAME> in every API server's environment, e.g.
                               BENCH_SERVER_WS_KEEPALIVE_MS=0 (for experiments; the defaults are what is measured)`;
 

@@ -18,7 +18,7 @@ export interface Context {
   /** The device session of the WebSocket this operation came on; null over HTTP. */
   session: SocketSession | null;
   /** Batches every presence read of one request into one engine.load() (one Redis round trip). */
-  presence: DataLoader<string, LoadedPresence>;
+  presence: PresenceLoader;
   /** The viewer's view of `userId`, applying the visibility rule. */
   view(userId: string, loaded: LoadedPresence): PresenceView;
 }
@@ -26,22 +26,45 @@ export interface Context {
 /** What every context shares: built once per app. */
 export type Services = Pick<Context, 'config' | 'engine' | 'metrics' | 'watch'>;
 
+/** The part of a DataLoader the resolvers use. */
+export type PresenceLoader = Pick<DataLoader<string, LoadedPresence>, 'load' | 'loadMany'>;
+
+/**
+ * A DataLoader made on first use. Not a getter: envelop merges the context into the transport's
+ * with Object.assign, which reads every getter, so a lazy getter built one DataLoader (~0.5 KB) per
+ * WebSocket operation, for subscriptions that never read. An own object with prototype methods
+ * survives that copy and costs two fields until a resolver reads.
+ */
+class LazyPresenceLoader implements PresenceLoader {
+  private loader: DataLoader<string, LoadedPresence> | undefined;
+  constructor(
+    private readonly engine: PresenceEngine,
+    private readonly viewerId: string | null,
+  ) {}
+  private get(): DataLoader<string, LoadedPresence> {
+    // Cache on: a request naming one id twice reads it once and sees one answer.
+    return (this.loader ??= new DataLoader((ids) => this.engine.load(this.viewerId, ids), { maxBatchSize: 10_000 }));
+  }
+  load(id: string): Promise<LoadedPresence> {
+    return this.get().load(id);
+  }
+  loadMany(ids: ArrayLike<string>): Promise<(LoadedPresence | Error)[]> {
+    return this.get().loadMany(ids);
+  }
+}
+
 export function createContext(services: Services, viewer: Viewer | null, session: Context['session'] = null): Context {
   const { config, engine } = services;
   const viewerId = viewer?.userId ?? null;
   const relation = (userId: string, friend: boolean): Relation =>
     userId === viewerId ? 'self' : friend ? 'friend' : 'other';
-  let loader: DataLoader<string, LoadedPresence> | undefined;
   let now: number | undefined;
   return {
     ...services,
     viewer,
     session,
-    // Created on first use: a subscription's context lives as long as its socket and rarely reads.
-    // Cache on: a request naming one id twice reads it once and sees one answer.
-    get presence() {
-      return (loader ??= new DataLoader((ids) => engine.load(viewerId, ids), { maxBatchSize: 10_000 }));
-    },
+    // The DataLoader is created on first use: a subscription's context lives as long as its socket and rarely reads.
+    presence: new LazyPresenceLoader(engine, viewerId),
     // One instant per request: an id named twice reads the same, lastActiveAt included.
     view: (userId, loaded) => project(userId, loaded.record, relation(userId, loaded.friend), config.visibility, (now ??= Date.now())),
   };
