@@ -35,7 +35,9 @@ const perCall = async (verify: (t: string) => Promise<unknown>) => {
 const jwt = (env: Record<string, string>) => createVerifier(loadConfig({ JWT_SECRET: BENCH_SECRET, ...env }).jwt, 128);
 const joseUs = await perCall(jwt({ JWT_CACHE_SIZE: '0' }));
 const cacheUs = await perCall(jwt({}));
-console.log(`verifier alone: jose every time ${joseUs.toFixed(1)} µs per call, cache ${cacheUs.toFixed(1)} µs per call (best of 5 x 20,000)`);
+console.log(
+  `verifier alone: jose every time ${joseUs.toFixed(1)} µs per call, cache ${cacheUs.toFixed(1)} µs per call (best of 5 x 20,000)`,
+);
 
 const cached = await startPresenceServer({});
 const uncached = await startPresenceServer({ JWT_CACHE_SIZE: '0' });
@@ -71,14 +73,19 @@ for (let r = 0; r < rounds; r++) {
   log(
     `round ${r + 1}/${rounds}: ` +
       (['none', 'cached', 'uncached'] as const)
-        .map((k) => `${k} ${fmtInt(runs[k].at(-1)!.rate)} req/s ${fmtInt(runs[k].at(-1)!.cpuUs)} µs (others ${fmtInt(runs[k].at(-1)!.other)}%)`)
+        .map(
+          (k) =>
+            `${k} ${fmtInt(runs[k].at(-1)!.rate)} req/s ${fmtInt(runs[k].at(-1)!.cpuUs)} µs (others ${fmtInt(runs[k].at(-1)!.other)}%)`,
+        )
         .join(', '),
   );
 }
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rate = (xs: Run[]) => med(xs.map((x) => x.rate));
 const cpuUs = (xs: Run[]) => med(xs.map((x) => x.cpuUs));
-const errors = Object.values(runs).flat().reduce((n, x) => n + x.errors, 0);
+const errors = Object.values(runs)
+  .flat()
+  .reduce((n, x) => n + x.errors, 0);
 const line = (label: string, xs: Run[]) =>
   `${label.padEnd(36)} ${fmtInt(rate(xs)).padStart(7)} req/s  ${fmtInt(cpuUs(xs)).padStart(5)} µs CPU/request ` +
   `(runs: ${xs.map((x) => `${fmtInt(x.rate)} req/s ${fmtInt(x.cpuUs)} µs`).join('; ')})`;

@@ -122,7 +122,9 @@ async function benchConnectionsGraph(graph: Graph): Promise<Section> {
     await probe.stop();
     log(`connections: ${fmtInt(count)} viewers, ${friends} friends each, ${graph} graph`);
     const seedClients = [redis.client(), redis.client(), redis.client(), redis.client()];
-    const engines = seedClients.map((client) => createRedisEngine({ client, prefix: 'presence:', buckets: 65_536, friendship: true, bus: createMemoryBus() }));
+    const engines = seedClients.map((client) =>
+      createRedisEngine({ client, prefix: 'presence:', buckets: 65_536, friendship: true, bus: createMemoryBus() }),
+    );
     const ring = Array.from({ length: count }, (_, i) => i);
     const userSpace = envInt('BENCH_GRAPH_USERS', 1_000_000);
     await pool(ring, 32, (i) =>
@@ -162,7 +164,7 @@ async function benchConnectionsGraph(graph: Graph): Promise<Section> {
       await sleep(250);
     }
     const idleCpu = await quiet(server.pid, 30_000);
-    log('connections: reading the server\'s memory after a full GC');
+    log("connections: reading the server's memory after a full GC");
     const after = await server.call<MemorySample>('mem');
     const live = await server.call<HeapSummary>('heap-stop', { top: 20 });
     const redisAfter = await usedMemory(seedClients[0]!);
@@ -209,7 +211,10 @@ async function benchConnectionsGraph(graph: Graph): Promise<Section> {
       details.push(
         `${graph} graph, what it is made of: the JavaScript heap grows ${kb(heap)} per connection against ${kb(bareHeap)} for a bare socket; the rest of the RSS (${kb(rss - heap - ext)} per connection) is V8 heap headroom and allocator pages.` +
           ` Live heap allocated while the connections opened, by allocation site (V8 sampling heap profiler, after GC; ${fmtBytes(live.total)} = ${kb(live.total / count)} per connection):`,
-        ...live.top.map((t, i) => `  ${String(i + 1).padStart(2)}. ${kb(t.bytes / count).padStart(9)}/conn  ${fmtNum((t.bytes / live.total) * 100, 1).padStart(5)}%  ${t.name}  ${t.where}`),
+        ...live.top.map(
+          (t, i) =>
+            `  ${String(i + 1).padStart(2)}. ${kb(t.bytes / count).padStart(9)}/conn  ${fmtNum((t.bytes / live.total) * 100, 1).padStart(5)}%  ${t.name}  ${t.where}`,
+        ),
         `  by package: ${live.byPackage.map((b) => `${b.name} ${kb(b.bytes / count)}`).join(', ')}`,
       );
     }

@@ -139,19 +139,27 @@ async function benchFanoutGraph(graph: Graph): Promise<Section> {
     const engine = seed[0]!;
     const ps = Array.from({ length: publishers }, (_, p) => p);
     const seedStart = performance.now();
-    await pool(ps, 10, (p) => engine.addFriends(publisherId(p), Array.from({ length: fanout }, (_, k) => viewerId(p + k * publishers))));
+    await pool(ps, 10, (p) =>
+      engine.addFriends(
+        publisherId(p),
+        Array.from({ length: fanout }, (_, k) => viewerId(p + k * publishers)),
+      ),
+    );
     if (realistic) {
       // The rest of everyone's 100 friends: random ids out of 1M, not connected (no routes).
       const vs = Array.from({ length: viewers }, (_, i) => i);
       await pool(vs, 32, (i) => seed[i % seed.length]!.addFriends(viewerId(i), randomIds('fu-', friendsPer - 1, userSpace)));
-      if (friendsPer > fanout) await pool(ps, 32, (p) => seed[p % seed.length]!.addFriends(publisherId(p), randomIds('fu-', friendsPer - fanout, userSpace)));
+      if (friendsPer > fanout)
+        await pool(ps, 32, (p) => seed[p % seed.length]!.addFriends(publisherId(p), randomIds('fu-', friendsPer - fanout, userSpace)));
     }
     const admin0 = redis.client();
     const friendsOf = async (id: string) => admin0.scard(`presence:friends:${id}`);
     const sampleViewer = await friendsOf(viewerId(0));
     const samplePublisher = await friendsOf(publisherId(0));
     admin0.disconnect();
-    log(`fan-out, ${graph} graph: friendships stored in ${fmtNum((performance.now() - seedStart) / 1000, 1)} s (viewer 0 has ${sampleViewer} friends, publisher 0 has ${samplePublisher})`);
+    log(
+      `fan-out, ${graph} graph: friendships stored in ${fmtNum((performance.now() - seedStart) / 1000, 1)} s (viewer 0 has ${sampleViewer} friends, publisher 0 has ${samplePublisher})`,
+    );
     await pool(ps, 50, (p) => engine.setStatus(publisherId(p), Status.ONLINE, { sessionId: 'bench', owner: null }, 3_600_000, Date.now()));
 
     const admin = redis.client();
@@ -164,17 +172,25 @@ async function benchFanoutGraph(graph: Graph): Promise<Section> {
     const measure = async (mode: 'presence' | 'raw', servers: NodeChild[], urls: string[]): Promise<Outcome> => {
       const label = mode === 'presence' ? 'Presence' : 'raw baseline';
       log(`fan-out (${label}): connecting ${fmtInt(viewers)} sockets to ${servers.length} instances`);
-      const connect = await load.call<Outcome['connect']>('connect', { mode, urls, viewers, publishers, redisUrl: redis.url, buckets: BUCKETS }, 300_000);
+      const connect = await load.call<Outcome['connect']>(
+        'connect',
+        { mode, urls, viewers, publishers, redisUrl: redis.url, buckets: BUCKETS },
+        300_000,
+      );
       await load.call('warm', { timeoutMs: 60_000 }, 90_000);
       const pids: Record<string, number> = { redis: redis.proc.pid!, 'load+receivers': load.pid };
       servers.forEach((s, i) => (pids[`${mode === 'presence' ? 'api' : 'raw'}-${'AB'[i]}`] = s.pid));
 
-      log(`fan-out (${label}): maximum rate, ${window} changes (${fmtInt(window * fanout)} deliveries) outstanding, ${durationMs / 1000} s`);
+      log(
+        `fan-out (${label}): maximum rate, ${window} changes (${fmtInt(window * fanout)} deliveries) outstanding, ${durationMs / 1000} s`,
+      );
       let cpu = cpuMeter(pids);
       const sat = await load.call<Saturation>('saturate', { warmupMs, durationMs, window }, durationMs + warmupMs + 30_000);
       const cpuSat = cpu.stop();
       const rate = (0.7 * sat.rate) / fanout;
-      log(`fan-out (${label}): latency at 70% of it (${fmtInt(rate)} changes/s = ${fmtInt(rate * fanout)} deliveries/s), ${durationMs / 1000} s`);
+      log(
+        `fan-out (${label}): latency at 70% of it (${fmtInt(rate)} changes/s = ${fmtInt(rate * fanout)} deliveries/s), ${durationMs / 1000} s`,
+      );
       cpu = cpuMeter(pids);
       await Promise.all([...servers, load].map((s) => s.call('loop-start')));
       const lat = await load.call<Latency>('latency', { rate, warmupMs, durationMs }, durationMs + warmupMs + 30_000);
@@ -200,14 +216,18 @@ async function benchFanoutGraph(graph: Graph): Promise<Section> {
     const env = { REDIS_URL: redis.url, PRESENCE_RETENTION_SCAN_MS: '3600000' };
     const api = await Promise.all([startPresenceServer(env), startPresenceServer(env)]);
     children.push(...api);
-    const presence = await measure('presence', api, api.map((s) => s.url));
+    const presence = await measure(
+      'presence',
+      api,
+      api.map((s) => s.url),
+    );
     await Promise.all(api.map((s) => s.stop()));
 
     // ---- raw baseline: two ioredis + ws servers, routed like the API instances ----
     // The API instances' routes go (whatever their shutdown left), the raw instances' are added:
     // viewer i on instance floor(i / publishers) % 2, as fanout-load.ts connects them.
     const routeKeys: string[] = [];
-    for (let cursor = '0'; ; ) {
+    for (let cursor = '0'; ;) {
       const [next, found] = await admin.scan(cursor, 'MATCH', 'presence:*:r:*', 'COUNT', 1000);
       routeKeys.push(...found);
       if ((cursor = next) === '0') break;
@@ -219,8 +239,14 @@ async function benchFanoutGraph(graph: Graph): Promise<Section> {
     await rawPipe.exec();
     const raws = rawIds.map((id) => startNode('bench/raw-fanout-server.ts', { env: { REDIS_URL: redis.url, RAW_INBOX: keys.inbox(id) } }));
     children.push(...raws);
-    const ports = await Promise.all(raws.map((r) => waitForOutput(r, /"port":(\d+),"msg":"raw-fanout listening"/).then((m) => Number(m[1]))));
-    const raw = await measure('raw', raws, ports.map((p) => `http://127.0.0.1:${p}`));
+    const ports = await Promise.all(
+      raws.map((r) => waitForOutput(r, /"port":(\d+),"msg":"raw-fanout listening"/).then((m) => Number(m[1]))),
+    );
+    const raw = await measure(
+      'raw',
+      raws,
+      ports.map((p) => `http://127.0.0.1:${p}`),
+    );
     await Promise.all(raws.map((r) => r.stop()));
 
     const ratio = presence.sat.rate / raw.sat.rate;
@@ -231,18 +257,18 @@ async function benchFanoutGraph(graph: Graph): Promise<Section> {
     const line = (label0: string, o: Outcome) => {
       const label = `${label0}, ${graph} graph`;
       return [
-      `${label}: ${fmtInt(o.connect.connected)} sockets connected in ${fmtNum(o.connect.seconds, 1)} s.` +
-        ` Maximum: ${fmtInt(o.sat.deliveries)} deliveries in ${fmtNum(o.sat.seconds, 1)} s = ${fmtInt(o.sat.rate)} deliveries/s (${fmtInt(o.sat.changes / o.sat.seconds)} changes/s x ${fanout});` +
-        ` lost ${o.sat.lost}, sockets closed ${o.sat.closed}, error frames ${o.sat.otherFrames}, driver errors ${o.sat.driverErrors}. CPU: ${fmtCpu(o.cpuSat)}.`,
-      `${label}: at 70% (${fmtInt(o.lat.targetRate)} changes/s asked, ${fmtInt(o.lat.achievedRate)} sent, ${fmtInt(o.lat.deliveriesPerSec)} deliveries/s):` +
-        ` publish-to-receipt p50 ${fmtNum(o.lat.p50, 1)} ms, p99 ${fmtNum(o.lat.p99, 1)} ms, max ${fmtNum(o.lat.max, 1)} ms over ${fmtInt(o.lat.deliveries)} of ${fmtInt(o.lat.expected)} expected deliveries` +
-        ` (unmatched ${o.lat.unmatched}). ${fmtInt(o.lat.over100)} deliveries (${fmtNum((o.lat.over100 / Math.max(1, o.lat.deliveries)) * 100, 2)}%) took over 100 ms,` +
-        ` sent in ${o.lat.slowSlots} of ${o.lat.slots} 250-ms slots${o.lat.worstSlots.length ? ` (worst: ${o.lat.worstSlots.map((w) => `+${fmtNum(w.atMs / 1000, 2)} s max ${fmtNum(w.maxMs, 0)} ms`).join(', ')})` : ''}. CPU: ${fmtCpu(o.cpuLat)}.`,
-      ...o.loops.map(
-        (l, i) =>
-          `${label}, ${i < o.loops.length - 1 ? `instance ${'AB'[i]}` : 'load+receivers process'} during the latency run: ${loopLine('', l, (warmupMs + durationMs) / 1000).slice(2)}`,
-      ),
-      `${label}: Redis commands over 10 ms (SLOWLOG) during these runs: ${o.slowlog.length ? o.slowlog.join('; ') : 'none'}.`,
+        `${label}: ${fmtInt(o.connect.connected)} sockets connected in ${fmtNum(o.connect.seconds, 1)} s.` +
+          ` Maximum: ${fmtInt(o.sat.deliveries)} deliveries in ${fmtNum(o.sat.seconds, 1)} s = ${fmtInt(o.sat.rate)} deliveries/s (${fmtInt(o.sat.changes / o.sat.seconds)} changes/s x ${fanout});` +
+          ` lost ${o.sat.lost}, sockets closed ${o.sat.closed}, error frames ${o.sat.otherFrames}, driver errors ${o.sat.driverErrors}. CPU: ${fmtCpu(o.cpuSat)}.`,
+        `${label}: at 70% (${fmtInt(o.lat.targetRate)} changes/s asked, ${fmtInt(o.lat.achievedRate)} sent, ${fmtInt(o.lat.deliveriesPerSec)} deliveries/s):` +
+          ` publish-to-receipt p50 ${fmtNum(o.lat.p50, 1)} ms, p99 ${fmtNum(o.lat.p99, 1)} ms, max ${fmtNum(o.lat.max, 1)} ms over ${fmtInt(o.lat.deliveries)} of ${fmtInt(o.lat.expected)} expected deliveries` +
+          ` (unmatched ${o.lat.unmatched}). ${fmtInt(o.lat.over100)} deliveries (${fmtNum((o.lat.over100 / Math.max(1, o.lat.deliveries)) * 100, 2)}%) took over 100 ms,` +
+          ` sent in ${o.lat.slowSlots} of ${o.lat.slots} 250-ms slots${o.lat.worstSlots.length ? ` (worst: ${o.lat.worstSlots.map((w) => `+${fmtNum(w.atMs / 1000, 2)} s max ${fmtNum(w.maxMs, 0)} ms`).join(', ')})` : ''}. CPU: ${fmtCpu(o.cpuLat)}.`,
+        ...o.loops.map(
+          (l, i) =>
+            `${label}, ${i < o.loops.length - 1 ? `instance ${'AB'[i]}` : 'load+receivers process'} during the latency run: ${loopLine('', l, (warmupMs + durationMs) / 1000).slice(2)}`,
+        ),
+        `${label}: Redis commands over 10 ms (SLOWLOG) during these runs: ${o.slowlog.length ? o.slowlog.join('; ') : 'none'}.`,
       ];
     };
     /** Server CPU (all instances) per delivery at the maximum rate, in µs. */

@@ -151,7 +151,10 @@ export function startNode(script: string, opts: { env?: Record<string, string>; 
     },
     next<T>(type: string, timeoutMs = 60_000) {
       return new Promise<T>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${script}: no "${type}" message in ${timeoutMs} ms:\n${out.slice(-3000)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`${script}: no "${type}" message in ${timeoutMs} ms:\n${out.slice(-3000)}`)),
+          timeoutMs,
+        );
         waiters.push({
           type,
           resolve: (v) => {
@@ -221,7 +224,8 @@ export async function waitForOutput(child: NodeChild, re: RegExp, timeoutMs = 30
     if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
       throw new Error(`process ${child.pid} exited before printing ${re}:\n${child.output().slice(-3000)}`);
     }
-    if (Date.now() > deadline) throw new Error(`process ${child.pid} did not print ${re} in ${timeoutMs} ms:\n${child.output().slice(-3000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`process ${child.pid} did not print ${re} in ${timeoutMs} ms:\n${child.output().slice(-3000)}`);
     await sleep(20);
   }
 }
@@ -470,7 +474,13 @@ export function pct(sorted: ArrayLike<number>, p: number): number {
 export const fmtInt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 export const fmtNum = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 export const fmtBytes = (n: number) =>
-  !Number.isFinite(n) ? 'n/a' : Math.abs(n) >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : Math.abs(n) >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${Math.round(n)} B`;
+  !Number.isFinite(n)
+    ? 'n/a'
+    : Math.abs(n) >= 1 << 20
+      ? `${(n / (1 << 20)).toFixed(1)} MiB`
+      : Math.abs(n) >= 1024
+        ? `${(n / 1024).toFixed(1)} KiB`
+        : `${Math.round(n)} B`;
 
 // ---- graphql-ws, minimal (the load generators hold thousands of these) ------------------------------
 
@@ -613,9 +623,12 @@ export function boundBy(cpu: Record<string, number>): string {
     .sort((a, b) => b[1] - a[1])[0] ?? ['?', 0];
   const parts = [`CPU in the window: ${fmtCpu(cpu)}; ${Math.round(total)}% of the machine's ${cores * 100}%.`];
   if (share >= 90) parts.push(`${busiest} is saturated (its JavaScript, or Redis's commands, run on one thread): it is the bottleneck.`);
-  else if (total >= cores * 100 * 0.9) parts.push("No single process is at 100%, but the machine's cores are: the processes compete for CPU.");
-  else parts.push('Neither a process nor the machine is saturated: the run is bound by latency/concurrency (try a higher BENCH_CONCURRENCY).');
-  if ((cpu['other'] ?? 0) >= 20) parts.push(`Other processes on the machine took ${Math.round(cpu['other']!)}% meanwhile: the figures are perturbed.`);
+  else if (total >= cores * 100 * 0.9)
+    parts.push("No single process is at 100%, but the machine's cores are: the processes compete for CPU.");
+  else
+    parts.push('Neither a process nor the machine is saturated: the run is bound by latency/concurrency (try a higher BENCH_CONCURRENCY).');
+  if ((cpu['other'] ?? 0) >= 20)
+    parts.push(`Other processes on the machine took ${Math.round(cpu['other']!)}% meanwhile: the figures are perturbed.`);
   return parts.join(' ');
 }
 
@@ -669,8 +682,12 @@ export async function waitIdle(pid: number, maxMs: number, threshold = 15): Prom
  */
 export type Graph = 'realistic' | 'overlapping';
 export function graphsFromEnv(): Graph[] {
-  const raw = (process.env['BENCH_GRAPH'] ?? 'realistic').split(',').map((s) => s.trim()).filter(Boolean);
-  for (const g of raw) if (g !== 'realistic' && g !== 'overlapping') throw new Error(`BENCH_GRAPH: expected realistic and/or overlapping, got "${g}"`);
+  const raw = (process.env['BENCH_GRAPH'] ?? 'realistic')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const g of raw)
+    if (g !== 'realistic' && g !== 'overlapping') throw new Error(`BENCH_GRAPH: expected realistic and/or overlapping, got "${g}"`);
   return raw.length ? [...new Set(raw as Graph[])] : ['realistic'];
 }
 

@@ -151,7 +151,7 @@ export async function benchMemory(): Promise<Section> {
         `Baseline: ${fmtInt(users)} x SET ${PREFIX}user:<uuid> "${value}" EX 604800: used_memory ${fmtInt(baseBefore)} -> ${fmtInt(baseAfter)} B = ${fmtNum(perBase, 2)} B/user` +
           ` (MEMORY USAGE of one such key: ${keyUsage ?? 'n/a'} B; the rest is the main and expires hash tables' slots).`,
         `Online users: ${fmtInt(onlineUsers)} x (trackSession + openSession), not closed: ${fmtInt(onlineBefore)} -> ${fmtInt(onlineAfter)} B = ${fmtNum(perOnline, 1)} B/user` +
-          ' (the bucket field, the session hash <p>{shard}:s:<id>, the instance\'s session set member, the shard counter).',
+          " (the bucket field, the session hash <p>{shard}:s:<id>, the instance's session set member, the shard counter).",
       ],
     };
   } finally {

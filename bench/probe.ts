@@ -50,7 +50,8 @@ handle('loop-start', () => {
   const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       pauses.push(e.duration);
-      if (((e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0) === constants.NODE_PERFORMANCE_GC_MAJOR) major.push(e.duration);
+      if (((e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0) === constants.NODE_PERFORMANCE_GC_MAJOR)
+        major.push(e.duration);
     }
   });
   observer.observe({ entryTypes: ['gc'] });
@@ -124,12 +125,16 @@ handle('heap-stop', async (msg) => {
   // A builtin (Map, Set.add, JSON.parse, ...) has no location: it is named with its nearest caller
   // that has one, so that the site says whose Map it is.
   const walk = (n: HeapNode, caller: string) => {
-    const here = n.callFrame.url ? `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url, n.callFrame.lineNumber, n.callFrame.columnNumber)}` : caller;
+    const here = n.callFrame.url
+      ? `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url, n.callFrame.lineNumber, n.callFrame.columnNumber)}`
+      : caller;
     if (n.selfSize) {
       total += n.selfSize;
       const own = n.callFrame.functionName || '(anonymous)';
       const name = n.callFrame.url || !caller ? own : `${own} <- ${caller.split(' ')[0]}`;
-      const w = n.callFrame.url ? where(n.callFrame.url, n.callFrame.lineNumber, n.callFrame.columnNumber) : caller.split(' ').slice(1).join(' ');
+      const w = n.callFrame.url
+        ? where(n.callFrame.url, n.callFrame.lineNumber, n.callFrame.columnNumber)
+        : caller.split(' ').slice(1).join(' ');
       const key = `${name}@${w}`;
       const e = byFn.get(key) ?? { name, where: w, bytes: 0 };
       e.bytes += n.selfSize;
@@ -143,7 +148,10 @@ handle('heap-stop', async (msg) => {
   return {
     total,
     top: [...byFn.values()].sort((a, b) => b.bytes - a.bytes).slice(0, topN),
-    byPackage: [...byPkg.entries()].sort((a, b) => b[1] - a[1]).slice(0, topN).map(([name, bytes]) => ({ name, bytes })),
+    byPackage: [...byPkg.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, topN)
+      .map(([name, bytes]) => ({ name, bytes })),
   };
 });
 

@@ -60,7 +60,9 @@ export async function benchRead(): Promise<Section> {
   const server = await startPresenceServer({ REDIS_URL: redis.url, PRESENCE_RETENTION_SCAN_MS: '3600000' });
   try {
     const buckets = 65_536; // the server's default PRESENCE_BUCKETS
-    const engines = seedClients.map((client) => createRedisEngine({ client, prefix: 'presence:', buckets, friendship: true, bus: createMemoryBus() }));
+    const engines = seedClients.map((client) =>
+      createRedisEngine({ client, prefix: 'presence:', buckets, friendship: true, bus: createMemoryBus() }),
+    );
 
     // ---- seed: users online with real statuses, viewers with 100 friends each ----
     log(`read: seeding ${fmtInt(users)} users and ${fmtInt(viewers)} viewers x ${idsPer} friends`);
@@ -72,7 +74,9 @@ export async function benchRead(): Promise<Section> {
       Promise.all(
         userIds
           .slice(start, start + 500)
-          .map((id, j) => engines[c % engines.length]!.setStatus(id, statusOf(start + j), { sessionId: 'web', owner: null }, 3_600_000, Date.now())),
+          .map((id, j) =>
+            engines[c % engines.length]!.setStatus(id, statusOf(start + j), { sessionId: 'web', owner: null }, 3_600_000, Date.now()),
+          ),
       ),
     );
     const viewerIds = Array.from({ length: viewers }, () => randomUUID());
@@ -118,11 +122,16 @@ export async function benchRead(): Promise<Section> {
       pipe.smismember(keys.friends(viewerIds[v]!), ...ids);
       const replies = (await pipe.exec())!;
       if (i === 0) {
-        const found = replies.slice(0, -1).flatMap(([, vals]) => vals as (string | null)[]).filter((x) => x !== null).length;
+        const found = replies
+          .slice(0, -1)
+          .flatMap(([, vals]) => vals as (string | null)[])
+          .filter((x) => x !== null).length;
         if (found !== idsPer) throw new Error(`read: baseline found ${found} of ${idsPer} records`);
       }
     };
-    log(`read: presence(ids) x ${idsPer} over HTTP vs the same pipeline from a plain ioredis client, interleaved, ${concurrency} in flight, 2 x ${durationMs / 2000} s each`);
+    log(
+      `read: presence(ids) x ${idsPer} over HTTP vs the same pipeline from a plain ioredis client, interleaved, ${concurrency} in flight, 2 x ${durationMs / 2000} s each`,
+    );
     const httpRuns: LoadResult[] = [];
     const rawRuns: { requests: number; seconds: number; rate: number }[] = [];
     const httpCpu: Record<string, number>[] = [];
@@ -183,7 +192,7 @@ export async function benchRead(): Promise<Section> {
         ` (latency p50 ${fmtNum(http.p50, 1)} ms, p99 ${fmtNum(http.p99, 1)} ms, ${http.errors} errors). CPU (100% = one core): ${fmtCpu(cpuHttp)}.`,
       `Raw baseline, a plain ioredis client sending each request's pipeline (${idsPer} ids -> one HMGET per bucket + one SMISMEMBER on the viewer's friend set, as engine.load does), ${concurrency} in flight: ${fmtInt(rawLoad.rate)} pipelines/s = ${fmtInt(rawRate)} presences/s (halves ${rawRuns.map((r) => fmtInt(r.rate * idsPer)).join(' and ')}). CPU: ${fmtCpu(rawCpuUse)}.`,
       `For reference, engine.load itself (the same pipeline through src/engine/redis, with decoding) in one process: ${fmtInt(engineLoad.rate * idsPer)} presences/s.`,
-      `CPU per presence: the API server spends ${fmtNum(perPresence(cpuHttp['server'], httpRate), 1)} µs (${fmtNum(perPresence(cpuHttp['server'], httpRate) * idsPer / 1000, 2)} ms per request), the raw ioredis client ${fmtNum(perPresence(rawCpuUse['bench (ioredis)'], rawRate), 1)} µs.`,
+      `CPU per presence: the API server spends ${fmtNum(perPresence(cpuHttp['server'], httpRate), 1)} µs (${fmtNum((perPresence(cpuHttp['server'], httpRate) * idsPer) / 1000, 2)} ms per request), the raw ioredis client ${fmtNum(perPresence(rawCpuUse['bench (ioredis)'], rawRate), 1)} µs.`,
       `Ratio ${fmtNum(ratio, 3)} (target >= 0.5: ${ratio >= 0.5 ? 'PASS' : `MISS by ${fmtNum(0.5 - ratio, 3)}`}); absolute ${fmtInt(httpRate)}/s (target >= ${fmtInt(minRate)}: ${httpRate >= minRate ? 'PASS' : `MISS by ${fmtInt(minRate - httpRate)}/s`}).` +
         ` Data: ${fmtInt(users)} users (70% ONLINE, 20% AWAY, 10% BUSY), ${fmtInt(viewers)} viewers with ${idsPer} friends each, PRESENCE_BUCKETS ${fmtInt(buckets)}.`,
     ];
@@ -222,7 +231,10 @@ export async function benchRead(): Promise<Section> {
 }
 
 /** A CPU profile of `server` while `load` runs. */
-export async function profileUnderLoad(server: { call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> }, load: () => Promise<unknown>): Promise<ProfileSummary> {
+export async function profileUnderLoad(
+  server: { call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> },
+  load: () => Promise<unknown>,
+): Promise<ProfileSummary> {
   await server.call('profile-start');
   await load();
   return server.call<ProfileSummary>('profile-stop', { top: 10 });

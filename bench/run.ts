@@ -131,7 +131,10 @@ function table(rows: Row[]): string[] {
   ];
 }
 
-const only = (process.env['BENCH_ONLY'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const only = (process.env['BENCH_ONLY'] ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const selected = only.length ? benches.filter((b) => only.includes(b.name)) : benches;
 if (only.length && selected.length !== only.length) {
   console.error(`BENCH_ONLY: unknown benchmark in "${only.join(',')}"; known: ${benches.map((b) => b.name).join(', ')}`);
@@ -161,7 +164,12 @@ for (const b of selected) {
     sections.push({
       title: b.title,
       rows: [{ bench: b.title, presence: '-', baseline: '-', ratio: '-', target: '-', result: 'ERROR' }],
-      details: [`Failed: ${String((err as Error).message ?? err).split('\n').slice(0, 6).join(' / ')}`],
+      details: [
+        `Failed: ${String((err as Error).message ?? err)
+          .split('\n')
+          .slice(0, 6)
+          .join(' / ')}`,
+      ],
     });
   }
   log(`${b.title}: ${((performance.now() - start) / 1000).toFixed(0)} s`);

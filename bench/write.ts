@@ -70,7 +70,12 @@ export async function benchWrite(): Promise<Section> {
     const publishes = async () => Number(/cmdstat_publish:calls=(\d+)/.exec(await stats.info('commandstats'))?.[1] ?? 0);
     const pids = { server: server.pid, redis: redis.proc.pid!, 'load generator': process.pid };
 
-    const run = async (kind: 'set' | 'noop', ms: number, warm: number, onWindow?: (edge: 'start' | 'end') => unknown): Promise<LoadResult> => {
+    const run = async (
+      kind: 'set' | 'noop',
+      ms: number,
+      warm: number,
+      onWindow?: (edge: 'start' | 'end') => unknown,
+    ): Promise<LoadResult> => {
       const base = offset;
       const r = await httpLoad({
         url: server.url,
@@ -81,7 +86,8 @@ export async function benchWrite(): Promise<Section> {
           const n = base + i;
           return { body: kind === 'noop' ? bodies.NOOP : bodies[statusOf(n)], headers: headers[n % users]! };
         },
-        check: (text, i) => (kind === 'noop' ? text.includes('"__typename":"Mutation"') : text.includes(`"status":"${statusOf(base + i)}"`)),
+        check: (text, i) =>
+          kind === 'noop' ? text.includes('"__typename":"Mutation"') : text.includes(`"status":"${statusOf(base + i)}"`),
         ...(onWindow ? { onWindow } : {}),
       });
       offset += r.issued;
@@ -91,7 +97,9 @@ export async function benchWrite(): Promise<Section> {
     await waitIdle(server.pid, 10_000);
     // Interleaved, half the time each: do-nothing, setPresence, do-nothing, setPresence, so that
     // drift (JIT, GC, the machine) weighs on both alike.
-    log(`write: mutation { __typename } and setPresence over ${fmtInt(users)} users, interleaved, ${concurrency} in flight, 2 x ${durationMs / 2000} s each`);
+    log(
+      `write: mutation { __typename } and setPresence over ${fmtInt(users)} users, interleaved, ${concurrency} in flight, 2 x ${durationMs / 2000} s each`,
+    );
     const noopRuns: LoadResult[] = [];
     const setRuns: LoadResult[] = [];
     const noopCpu: Record<string, number>[] = [];

@@ -64,7 +64,13 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   const liveness = createLiveness(engine, config.liveness, logger, metrics, {
     reclaimed: (previous, next) => router.moved(previous, next),
   });
-  const watch = { router, load: engine.load.bind(engine), friendsOf: engine.friendsOf.bind(engine), visibility: config.visibility, metrics };
+  const watch = {
+    router,
+    load: engine.load.bind(engine),
+    friendsOf: engine.friendsOf.bind(engine),
+    visibility: config.visibility,
+    metrics,
+  };
   const services: Services = { config, engine, metrics, watch };
 
   const redisReady = () => connections.every((c) => c.status === 'ready');

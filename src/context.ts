@@ -56,8 +56,7 @@ class LazyPresenceLoader implements PresenceLoader {
 export function createContext(services: Services, viewer: Viewer | null, session: Context['session'] = null): Context {
   const { config, engine } = services;
   const viewerId = viewer?.userId ?? null;
-  const relation = (userId: string, friend: boolean): Relation =>
-    userId === viewerId ? 'self' : friend ? 'friend' : 'other';
+  const relation = (userId: string, friend: boolean): Relation => (userId === viewerId ? 'self' : friend ? 'friend' : 'other');
   let now: number | undefined;
   return {
     ...services,

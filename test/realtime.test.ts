@@ -132,7 +132,14 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
   });
 
   it('since: 0 starts with the state of every friend seen before; strangers and the never-seen send nothing', async () => {
-    const [viewer, online, away, gone, never, stranger] = users('since-viewer', 'since-online', 'since-away', 'since-gone', 'since-never', 'since-stranger');
+    const [viewer, online, away, gone, never, stranger] = users(
+      'since-viewer',
+      'since-online',
+      'since-away',
+      'since-gone',
+      'since-never',
+      'since-stranger',
+    );
     await befriend(viewer!, [online!, away!, gone!, never!]);
     await set(online!, 'ONLINE');
     await set(away!, 'AWAY');

@@ -109,7 +109,9 @@ export function createLiveness(
     // lease; awaited here, it held up the renewals, the new lease lapsed too, a survivor took it
     // over and dropped its routes, and changes routed before the next move were lost (the soak
     // suite saw subscriptions on a thawed instance miss them).
-    void track(reopenAll()).catch((err: Error) => logger.warn({ err: err.message }, 'could not re-open every session; they end as the dead instance is taken over'));
+    void track(reopenAll()).catch((err: Error) =>
+      logger.warn({ err: err.message }, 'could not re-open every session; they end as the dead instance is taken over'),
+    );
   };
 
   /** Re-opens, under the current id, every session this instance still holds. */

@@ -26,7 +26,11 @@ function sharedView(c: PresenceChange, relation: 'self' | 'friend', visibility: 
   let v = byKey.get(key);
   // An online user's lastActiveAt is the moment of the event: t, or now for a hidden move (h > 0),
   // whose t is the moment the user vanished (only the user sees such an event).
-  if (!v) byKey.set(key, (v = project(c.userId, { status: c.status, t: c.t, sticky: 0, h: c.h ?? 0 }, relation, visibility, c.h ? Date.now() : c.t)));
+  if (!v)
+    byKey.set(
+      key,
+      (v = project(c.userId, { status: c.status, t: c.t, sticky: 0, h: c.h ?? 0 }, relation, visibility, c.h ? Date.now() : c.t)),
+    );
   return v;
 }
 

@@ -456,9 +456,15 @@ export async function runSoak(profile: SoakProfile, log: (line: string) => void 
         if (got === want) continue;
         if (redisFaultAt > d.openedAt!) count(report.documented, 'staleStreamAfterRedisOutage');
         else {
-          const theirs = [...devices.values()].filter((o) => o.user === f && o.alive).map((o) => `${o.id}:${o.kind}:${o.status}@${o.at ?? '-'}`);
+          const theirs = [...devices.values()]
+            .filter((o) => o.user === f && o.alive)
+            .map((o) => `${o.id}:${o.kind}:${o.status}@${o.at ?? '-'}`);
           const seen = d.view!.get(f);
-          count(report.violations, 'staleStream', `${label}: ${d.user}'s stream (${d.id}@${d.at}, opened ${Date.now() - d.openedAt!} ms ago) shows ${f} ${got} v${seen?.version ?? 0}, model ${want} (their devices ${theirs.join(' ')})`);
+          count(
+            report.violations,
+            'staleStream',
+            `${label}: ${d.user}'s stream (${d.id}@${d.at}, opened ${Date.now() - d.openedAt!} ms ago) shows ${f} ${got} v${seen?.version ?? 0}, model ${want} (their devices ${theirs.join(' ')})`,
+          );
         }
       }
     }
