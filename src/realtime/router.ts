@@ -9,10 +9,11 @@ export interface Delivery {
   /** The viewer's friend set changed. */
   friendship(change: FriendshipChange): void;
   /**
-   * Changes may have been routed to nobody here (the instance lost its lease while frozen, and a
-   * survivor dropped its routes before they moved): catch up from the stored state.
+   * Changes may have been routed to nobody here (the instance lost its lease while frozen and a
+   * survivor dropped its routes; the inbox was resubscribed after a Redis restart or failover):
+   * catch up from the stored state. Resolves once done.
    */
-  resync(): void;
+  resync(): Promise<void>;
 }
 
 /**
@@ -51,6 +52,21 @@ export interface RouterDeps {
 
 /** Remote registrations sent per pipeline when re-asserting the whole table. @default 1_000 */
 const CHUNK = 1_000;
+/**
+ * Subscriptions catching up at once after a reconnect or a move: each reads its friends and their
+ * records (two round trips), so a whole instance's worth at once would flood Redis just as it
+ * comes back. @default 50
+ */
+const RESYNC_CONCURRENCY = 50;
+
+/** Runs every delivery's catch-up, at most RESYNC_CONCURRENCY at a time. */
+async function resyncAll(deliveries: Iterable<Delivery>): Promise<void> {
+  const queue = [...deliveries];
+  const worker = async () => {
+    for (let d = queue.shift(); d; d = queue.shift()) await d.resync().catch(() => {});
+  };
+  await Promise.all(Array.from({ length: Math.min(RESYNC_CONCURRENCY, queue.length) }, worker));
+}
 
 interface Entry {
   deliveries: Set<Delivery>;
@@ -120,7 +136,14 @@ export function createRouter(deps: RouterDeps): Router {
   };
 
   const reassert = () => registerAll(deps.instanceId());
-  inbox.onReconnect(() => void reassert().catch(deps.onError));
+  // After the inbox was resubscribed (Redis restart, Cluster failover), changes published before
+  // it went to nobody here: the routes are registered again, then every stream catches up.
+  inbox.onReconnect(
+    () =>
+      void reassert()
+        .then(() => resyncAll(live))
+        .catch(deps.onError),
+  );
 
   return {
     start: () => inbox.open(deps.instanceId(), dispatch),
@@ -148,7 +171,7 @@ export function createRouter(deps: RouterDeps): Router {
       await routes.dropRoutes(previous);
       await inbox.release(previous);
       // Between a survivor dropping our routes and the move, changes went to nobody.
-      for (const d of live) d.resync();
+      void resyncAll(live);
     },
     reassert,
     size: () => live.size,

@@ -111,12 +111,14 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
     let chain: Promise<unknown> = Promise.resolve();
     let queued = 0;
     let stopped = false;
-    const serial = (step: () => Promise<void> | void) => {
+    /** Runs `step` after every step before it; resolves when it is done (never rejects). */
+    const serial = (step: () => Promise<void> | void): Promise<void> => {
       queued++;
       chain = chain
         .then(() => (stopped ? undefined : step()))
         .catch((err) => stop(err))
         .finally(() => queued--);
+      return chain.then(() => undefined);
     };
     const show = (c: PresenceChange) => {
       if (removed?.has(c.userId)) return;
@@ -124,8 +126,8 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
       emit(c.userId, sharedView(c, relation, deps.visibility), view(c.userId, c.prev, c.t).status);
     };
 
-    const delivery: Delivery & { resync: () => void } = {
-      resync: () => {},
+    const delivery: Delivery = {
+      resync: async () => {},
       presence: (c: PresenceChange) => {
         if (!shows(c.userId)) return;
         if (queued > 0) serial(() => show(c));
