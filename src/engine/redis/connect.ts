@@ -70,7 +70,7 @@ export async function batch(client: RedisClient, commands: Command[]): Promise<u
     } catch (err) {
       // The slot map moved between grouping and sending (a failover): regroup once.
       if (retry && client instanceof Cluster && /slots? allocation group|same slot/.test((err as Error).message)) {
-        await Promise.all(groupByNode(client, commands, indexes).map((g) => send(g, false)));
+        await Promise.all(sendable(groupByNode(client, commands, indexes)).map((g) => send(g, false)));
         return;
       }
       throw err;
@@ -82,21 +82,28 @@ export async function batch(client: RedisClient, commands: Command[]): Promise<u
     });
   };
   const all = commands.map((_, i) => i);
-  await Promise.all((client instanceof Cluster ? groupByNode(client, commands, all) : [all]).map((g) => send(g, true)));
+  await Promise.all((client instanceof Cluster ? sendable(groupByNode(client, commands, all)) : [all]).map((g) => send(g, true)));
   return results;
+}
+
+/** Per node, the indexes of the commands it serves; `unknown`: commands whose slot has no node yet. */
+export interface NodeGroups {
+  groups: number[][];
+  unknown: number[];
 }
 
 /**
  * Groups commands the way ioredis accepts a cluster pipeline: all keys served by the same
- * primary and replicas. Before the slot map is known, each command goes alone (ioredis routes it).
+ * primary and replicas. On a single server, one group.
  */
-function groupByNode(cluster: Cluster, commands: Command[], indexes: number[]): number[][] {
+export function groupByNode(client: RedisClient, commands: Command[], indexes: number[] = commands.map((_, i) => i)): NodeGroups {
+  if (!(client instanceof Cluster)) return { groups: [indexes], unknown: [] };
   const byNode = new Map<string, number[]>();
-  const alone: number[][] = [];
+  const unknown: number[] = [];
   for (const i of indexes) {
-    const nodes = cluster.slots[calculateSlot(routingKey(commands[i]!))];
+    const nodes = client.slots[calculateSlot(routingKey(commands[i]!))];
     if (!nodes?.length) {
-      alone.push([i]);
+      unknown.push(i);
       continue;
     }
     const node = nodes.join(',');
@@ -104,8 +111,11 @@ function groupByNode(cluster: Cluster, commands: Command[], indexes: number[]): 
     if (group) group.push(i);
     else byNode.set(node, [i]);
   }
-  return [...byNode.values(), ...alone];
+  return { groups: [...byNode.values()], unknown };
 }
+
+/** Before the slot map is known, each such command goes alone (ioredis routes it). */
+const sendable = ({ groups, unknown }: NodeGroups) => [...groups, ...unknown.map((i) => [i])];
 
 /** Resolves once the client is connected, or rejects after `timeoutMs`. */
 export async function waitReady(client: RedisClient, timeoutMs = 10_000): Promise<void> {

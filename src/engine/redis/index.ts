@@ -1,11 +1,10 @@
-import calculateSlot from 'cluster-key-slot';
-import { Cluster, type Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { decodeRecord, type PresenceChange, type StatusCode, type StoredPresence } from '../../presence.js';
 import { FriendLimitError, SessionLimitError } from '../../errors.js';
 import type { Inbox, Outbox } from '../bus.js';
 import { friendshipEntries, planFriendship, planPresence } from '../routing.js';
 import type { ChangeResult, LoadedPresence, PresenceEngine } from '../types.js';
-import { batch, type Command, type RedisClient } from './connect.js';
+import { batch, groupByNode, type Command, type RedisClient } from './connect.js';
 import { createKeys, type RedisKeys } from './keys.js';
 import { CLAIM_DEAD, CLAIM_DUE, HIT, PRESENCE, READ_MANY, RENEW_LEASE, RETENTION } from './scripts.js';
 
@@ -178,8 +177,8 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
    */
   const readMany = async (commands: Command[]): Promise<unknown[] | null> => {
     if (!scriptReads || commands.length === 0) return null;
-    const groups = byNode(commands);
-    if (!groups) return null;
+    const { groups, unknown } = groupByNode(client, commands);
+    if (unknown.length) return null;
     const out: unknown[] = new Array(commands.length);
     try {
       await Promise.all(
@@ -203,19 +202,6 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
       return null;
     }
     return out;
-  };
-  /** Command indexes grouped by the node serving their key; null while a slot is not known. */
-  const byNode = (commands: Command[]): number[][] | null => {
-    if (!(client instanceof Cluster)) return [commands.map((_, i) => i)];
-    const groups = new Map<string, number[]>();
-    for (let i = 0; i < commands.length; i++) {
-      const node = client.slots[calculateSlot(String(commands[i]![1]))]?.join(',');
-      if (!node) return null;
-      const group = groups.get(node);
-      if (group) group.push(i);
-      else groups.set(node, [i]);
-    }
-    return [...groups.values()];
   };
 
   return {
@@ -370,13 +356,13 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
       const over = friendIds.filter((_, i) => member[i] !== 1 && sizes[i]! + 1 > maxFriends);
       if (count + fresh.length > maxFriends) over.unshift(userId);
       if (over.length) throw new FriendLimitError(`at most ${maxFriends} friends per user (${over.slice(0, 3).join(', ')} would pass it)`);
-      const { count: created, changed } = await mutateFriendship(client, keys, 'sadd', userId, friendIds);
-      await routeFriendship(userId, changed, 'added');
+      const created = await mutateFriendship(client, keys, 'sadd', userId, friendIds);
+      await routeFriendship(userId, [...friendIds], 'added');
       return created;
     },
     async removeFriends(userId, friendIds) {
-      const { count, changed } = await mutateFriendship(client, keys, 'srem', userId, friendIds);
-      await routeFriendship(userId, changed, 'removed');
+      const count = await mutateFriendship(client, keys, 'srem', userId, friendIds);
+      await routeFriendship(userId, [...friendIds], 'removed');
       return count;
     },
 
@@ -394,7 +380,7 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
  * Friendship is stored in both users' sets. The two sides live on different slots, so the update
  * is one pipelined batch rather than a transaction; both commands are idempotent. The count is
  * taken from the caller's side so a retried call after a partial failure repairs without
- * recounting. Every pair asked for is routed as changed, changed now or not: a call answered with
+ * recounting. The caller routes every pair asked for as changed, changed now or not: a call answered with
  * an error after Redis applied it (a stall past the command timeout) changes nothing when retried,
  * and routing only what changed would then never tell open subscriptions (README, "Errors"). A
  * repeated announcement is a no-op for a subscriber. The change is routed after the write: inbox
@@ -407,10 +393,10 @@ async function mutateFriendship(
   op: 'sadd' | 'srem',
   userId: string,
   friendIds: readonly string[],
-): Promise<{ count: number; changed: string[] }> {
-  if (friendIds.length === 0) return { count: 0, changed: [] };
+): Promise<number> {
+  if (friendIds.length === 0) return 0;
   const commands: Command[] = [[op, keys.friends(userId), ...friendIds]];
   for (const f of friendIds) commands.push([op, keys.friends(f), userId]);
   const [count] = (await batch(client, commands)) as number[];
-  return { count: count!, changed: [...friendIds] };
+  return count!;
 }
