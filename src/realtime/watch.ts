@@ -86,6 +86,8 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
      * instance, so possibly arriving after it) is not shown. Re-adding them clears the mark.
      */
     let removed: Set<string> | undefined;
+    /** Versions are milliseconds: a user whose version is above this changed while the stream was open. */
+    const openedAt = Date.now();
 
     // Routed users are self or friends (or anyone under 'everyone', where a friend and a stranger
     // read the same), so 'friend' is the right relation for everyone but the viewer.
@@ -127,7 +129,8 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
     };
 
     const delivery: Delivery = {
-      resync: async () => {},
+      // Called by the router after a move or a reconnect, long after catchUp below is defined.
+      resync: () => catchUp(openedAt, true),
       presence: (c: PresenceChange) => {
         if (!shows(c.userId)) return;
         if (queued > 0) serial(() => show(c));
@@ -181,9 +184,6 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
       });
     const since = target.since;
     if (since !== null && since !== undefined) catchUp(since);
-    /** Versions are milliseconds: a user whose version is above this changed while the stream was open. */
-    const openedAt = Date.now();
-    delivery.resync = () => catchUp(openedAt, true);
 
     return stop.then(async () => {
       stopped = true;
