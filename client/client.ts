@@ -47,8 +47,6 @@ export interface PresenceClientOptions {
   pongTimeoutMs?: number;
   /** The server must acknowledge a new socket within this. 0 disables. @default 10_000 // 10 s */
   ackTimeoutMs?: number;
-  /** After each (re)connection, `friends` is read again this long after the first read (0: once only). @default 1_000 // 1 s */
-  resyncSettleMs?: number;
   /** HTTP transport: heartbeat about this often; keep it well under PRESENCE_HTTP_TTL_MS (30 s). @default 20_000 // 20 s */
   heartbeatIntervalMs?: number;
   /** HTTP transport: read `friends` about this often. @default 10_000 // 10 s */
@@ -145,7 +143,6 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
             keepAliveMs: options.keepAliveMs ?? 15_000,
             pongTimeoutMs: options.pongTimeoutMs ?? 5_000,
             ackTimeoutMs: options.ackTimeoutMs ?? 10_000,
-            resyncSettleMs: options.resyncSettleMs ?? 1_000,
             random,
           },
           report,

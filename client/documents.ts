@@ -48,15 +48,19 @@ export const ClientHeartbeatDocument = doc<{ heartbeat: Presence }, { deviceId: 
   `mutation Heartbeat($deviceId: String!) { heartbeat(deviceId: $deviceId) { ${fields} } }`,
 );
 
-export const ClientFriendPresenceChangedDocument = doc<{ friendPresenceChanged: Presence }>(
+/**
+ * Friends' changes. With `since`, the stream first sends the current state of every friend whose
+ * version is above it (0: everyone visible), then live changes, with no gap at the seam.
+ */
+export const ClientFriendPresenceChangedDocument = doc<{ friendPresenceChanged: Presence }, { since?: number | null }>(
   'FriendPresenceChanged',
-  `subscription FriendPresenceChanged { friendPresenceChanged { ${fields} } }`,
+  `subscription FriendPresenceChanged($since: Float) { friendPresenceChanged(since: $since) { ${fields} } }`,
 );
 
 /** The viewer's own changes (from this or another device): self is always visible to self. */
-export const ClientPresenceChangedDocument = doc<{ presenceChanged: Presence }, { ids: string[] }>(
+export const ClientPresenceChangedDocument = doc<{ presenceChanged: Presence }, { ids: string[]; since?: number | null }>(
   'PresenceChanged',
-  `subscription PresenceChanged($ids: [ID!]!) { presenceChanged(ids: $ids) { ${fields} } }`,
+  `subscription PresenceChanged($ids: [ID!]!, $since: Float) { presenceChanged(ids: $ids, since: $since) { ${fields} } }`,
 );
 
 /** Every document above, for the drift test. */

@@ -23,7 +23,6 @@ export interface SocketTransportOptions {
   keepAliveMs: number;
   pongTimeoutMs: number;
   ackTimeoutMs: number;
-  resyncSettleMs: number;
   random: () => number;
 }
 
@@ -37,14 +36,19 @@ interface Connection {
   /** The token this socket was opened with. */
   token: string;
   connected: boolean;
-  timers: Set<ReturnType<typeof setTimeout>>;
 }
 
 /**
  * One graphql-ws connection at a time, with our own reconnect loop around it (graphql-ws' retries
  * are off: its client treats 4429 as fatal and knows nothing of tokens). Each connection is a fresh
- * graphql-ws client carrying the current token; on every acknowledgement the client re-reads `me`
- * and `friends` and merges them by version, so whatever happened while it was away is caught up.
+ * graphql-ws client carrying the current token.
+ *
+ * Resuming: every connection subscribes with `since` = the highest version its streams delivered
+ * before (0 on the first: a snapshot of everyone visible), so the server sends each user who
+ * changed meanwhile once, as they are now, then live changes, with no gap at the seam; entries are
+ * applied by version, so nothing is applied twice. One `friends` read per connection settles the
+ * list itself (who is a friend, friends never seen, friendships ended while away), since a stream
+ * announces changes of status, not of membership.
  */
 export function createSocketTransport(
   state: State,
@@ -58,6 +62,12 @@ export function createSocketTransport(
   let closed = false;
   /** ONLINE or AWAY as last set on this device: a new socket opens with it (the device's own status). */
   let deviceStatus: 'ONLINE' | 'AWAY' = 'ONLINE';
+  /**
+   * The highest version the friends stream delivered: the next connection resumes from it. Only
+   * stream events count (versions are the server's milliseconds, one clock for every user): a read
+   * may hold a version above an event still in flight on the stream.
+   */
+  let friendsSince = 0;
 
   const fail = (err: PresenceClientError) => {
     report(err);
@@ -83,7 +93,7 @@ export function createSocketTransport(
       return retry(false, err as PresenceClientError); // reported by the token source
     }
     if (closed) return;
-    const c: Connection = { client: null as unknown as Client, token, connected: false, timers: new Set() };
+    const c: Connection = { client: null as unknown as Client, token, connected: false };
     let pong: ReturnType<typeof setTimeout> | undefined;
     try {
       c.client = connectClient(c, token, {
@@ -104,7 +114,7 @@ export function createSocketTransport(
     conn = c;
     subscribeFriends(c);
     const me = state.me;
-    if (me) subscribeMe(c, me.userId);
+    if (me) subscribeMe(c, me.userId, me.version);
   };
 
   /** A graphql-ws client for one connection: no retries of its own, every close handled by onClosed. */
@@ -137,20 +147,30 @@ export function createSocketTransport(
 
   const subscribeFriends = (c: Connection) =>
     c.client.subscribe<{ friendPresenceChanged: Presence }>(
-      { query: ClientFriendPresenceChangedDocument.query, operationName: ClientFriendPresenceChangedDocument.operationName },
       {
-        next: (r) => (r.data ? state.applyFriends([r.data.friendPresenceChanged]) : r.errors && report(closeError(r.errors))),
+        query: ClientFriendPresenceChangedDocument.query,
+        operationName: ClientFriendPresenceChangedDocument.operationName,
+        variables: { since: friendsSince },
+      },
+      {
+        next: (r) => {
+          if (!r.data) return void (r.errors && report(closeError(r.errors)));
+          const p = r.data.friendPresenceChanged;
+          if (conn === c) friendsSince = Math.max(friendsSince, p.version);
+          state.applyFriends([p]);
+        },
         error: (err) => conn === c && c.connected && report(closeError(err)),
         complete: () => {},
       },
     );
 
-  const subscribeMe = (c: Connection, userId: string) =>
+  /** The viewer's own stream, resumed from the version of `me` the client holds. */
+  const subscribeMe = (c: Connection, userId: string, since: number) =>
     c.client.subscribe<{ presenceChanged: Presence }>(
       {
         query: ClientPresenceChangedDocument.query,
         operationName: ClientPresenceChangedDocument.operationName,
-        variables: { ids: [userId] },
+        variables: { ids: [userId], since },
       },
       {
         next: (r) => (r.data ? state.applyMe(r.data.presenceChanged) : r.errors && report(closeError(r.errors))),
@@ -163,17 +183,14 @@ export function createSocketTransport(
     c.connected = true;
     attempt = 0;
     state.setConnection('connected', null);
-    void resync(c, true);
-    // The server starts following friends a moment after the subscription is sent; a change in that
-    // moment is in neither the first read nor the stream. A second read closes the gap.
-    if (opts.resyncSettleMs > 0) {
-      const t = setTimeout(() => void resync(c, false), opts.resyncSettleMs);
-      c.timers.add(t);
-    }
+    void resync(c);
   };
 
-  /** Re-reads me and friends over this connection and merges them by version. */
-  const resync = async (c: Connection, first: boolean) => {
+  /**
+   * Reads me and friends over this connection and merges them by version: the list's members
+   * (the streams resumed with `since` carry the changes), and `me` before its stream exists.
+   */
+  const resync = async (c: Connection) => {
     const read = state.beginRead();
     try {
       const [me, friends] = await Promise.all([
@@ -183,7 +200,7 @@ export function createSocketTransport(
       if (conn !== c) return read.abandon();
       const hadMe = state.me !== null;
       state.applyMe(me.me);
-      if (first && !hadMe) subscribeMe(c, me.me.userId);
+      if (!hadMe) subscribeMe(c, me.me.userId, me.me.version);
       read.finish(friends.friends);
     } catch (err) {
       read.abandon();
@@ -232,7 +249,6 @@ export function createSocketTransport(
   };
 
   const dispose = (c: Connection) => {
-    for (const t of c.timers) clearTimeout(t);
     Promise.resolve(c.client.dispose()).catch(() => {}); // rejects when the socket never opened
   };
 
@@ -255,7 +271,6 @@ export function createSocketTransport(
       const c = conn;
       conn = null;
       if (c) {
-        for (const t of c.timers) clearTimeout(t);
         await Promise.resolve(c.client.dispose()).catch(() => {});
       }
       if (state.connection !== 'failed') state.setConnection('closed', null);

@@ -22,6 +22,8 @@ import { waitFor } from './helpers/ws.js';
 function controllableWebSocket() {
   const sockets: WebSocket[] = [];
   const closes: number[] = [];
+  /** Every graphql-ws message the client sent, parsed. */
+  const sent: { type: string; payload?: { operationName?: string; variables?: Record<string, unknown> } }[] = [];
   const frozen = new WeakSet<WebSocket>();
   const net = { offline: false };
   const onmessage = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage')!;
@@ -31,6 +33,8 @@ function controllableWebSocket() {
       sockets.push(this);
       this.on('close', (code) => closes.push(code));
       this.on('error', () => {}); // a refused connection; graphql-ws sees the close
+      const send = this.send.bind(this);
+      this.send = ((data: string, ...rest: never[]) => (sent.push(JSON.parse(data)), send(data, ...rest))) as typeof this.send;
       // graphql-ws reads messages through onmessage: a frozen socket never calls it again.
       Object.defineProperty(this, 'onmessage', {
         get: () => onmessage.get!.call(this),
@@ -43,6 +47,10 @@ function controllableWebSocket() {
   return {
     impl: TestWebSocket,
     sockets,
+    sent,
+    /** The `since` of each subscription the client opened with this operation name, in order. */
+    since: (operationName: string) =>
+      sent.filter((m) => m.type === 'subscribe' && m.payload?.operationName === operationName).map((m) => m.payload?.variables?.['since']),
     closes,
     net,
     drop: () => open().forEach((s) => s.terminate()),
@@ -67,7 +75,6 @@ describe('client library against a real server', () => {
       webSocketImpl: WebSocket,
       reconnectBaseMs: 50,
       reconnectCapMs: 400,
-      resyncSettleMs: 200,
       onError: (e) => errors.push(e),
       ...opts,
     } as PresenceClientOptions);
@@ -122,7 +129,7 @@ describe('client library against a real server', () => {
     await waitFor(() => A.connection === 'connected' && A.friends.has(b!));
     const online = await set(b!, 'ONLINE');
     await waitFor(() => status(A, b!) === 'ONLINE');
-    await A.setStatus('AWAY'); // the device's own status: the next socket opens with it
+    const away = await A.setStatus('AWAY'); // the device's own status: the next socket opens with it
 
     // The network goes: the socket dies without a close frame and reconnects are refused.
     ws.net.offline = true;
@@ -136,7 +143,7 @@ describe('client library against a real server', () => {
 
     ws.net.offline = false;
     await waitFor(() => A.connection === 'connected' && status(A, b!) === 'BUSY');
-    await new Promise((r) => setTimeout(r, 400)); // the settle re-read (200 ms) has run too
+    await new Promise((r) => setTimeout(r, 300)); // nothing more arrives (a late repeat would be dropped anyway)
     const forB = applied.filter((p) => p.userId === b);
     // The live ONLINE, then the state read on reconnect: the AWAY it missed is superseded, not replayed.
     expect(forB.map((p) => [p.status, p.version])).toEqual([
@@ -145,6 +152,9 @@ describe('client library against a real server', () => {
       ['BUSY', busy.version],
     ]);
     expect(A.friends.get(b!)).toMatchObject({ status: 'BUSY', version: busy.version });
+    // The first socket asked for everyone visible; the second resumed from the highest version seen.
+    expect(ws.since('FriendPresenceChanged')).toEqual([0, online.version]);
+    expect(ws.since('PresenceChanged').at(-1)).toBe(away.version); // the viewer's own stream likewise
     expect(ws.closes).toContain(1006);
     expect(A.me).toMatchObject({ userId: a, status: 'AWAY' });
     expect(errors.map((e) => e.code)).toEqual(['CONNECTION_LOST']); // once for the lost socket, not per attempt
