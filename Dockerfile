@@ -7,6 +7,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The board's page script (board/ with the client library) is bundled into dist/ by the build.
+COPY client ./client
+COPY board ./board
+COPY scripts/build-board.ts ./scripts/
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim

@@ -15,6 +15,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
     },
   },
+  // The board's page script runs in a browser.
+  { files: ['board/**/*.ts'], languageOptions: { globals: globals.browser } },
   // Id validation matches control characters on purpose.
   { files: ['src/ids.ts'], rules: { 'no-control-regex': 'off' } },
 );

@@ -74,6 +74,12 @@ export interface Config {
   maxIdLength: number;
   /** GraphiQL and introspection. @default true outside production */
   graphiql: boolean;
+  /**
+   * The board page at /board (BOARD=on|off): friends live, the viewer's status and message.
+   * Its development sign-in works only while the development secret is in use (jwt.usingDevSecret).
+   * @default on outside production, off in production
+   */
+  board: boolean;
   /** pino level. @default 'info' ('silent' under test) */
   logLevel: string;
   liveness: LivenessConfig;
@@ -308,6 +314,7 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
     maxIds: int(env, 'PRESENCE_MAX_IDS', 1000, 1, 100_000),
     maxIdLength: 128,
     graphiql: bool(env, 'GRAPHIQL', !production),
+    board: oneOf(env, 'BOARD', ['on', 'off'] as const, production ? 'off' : 'on') === 'on',
     logLevel: oneOf(
       env,
       'LOG_LEVEL',

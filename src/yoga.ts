@@ -4,6 +4,7 @@ import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspect
 import type { GraphQLError, ValidationContext } from 'graphql';
 import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { Viewer } from './auth.js';
+import { useBoard } from './board/index.js';
 import type { Config } from './config.js';
 import { createContext, type Context, type Services } from './context.js';
 import type { Logger } from './logger.js';
@@ -66,6 +67,8 @@ export function createYogaServer(deps: YogaDeps): YogaServerInstance<Record<stri
       error: (...args) => logger.error({ err: args.map(String).join(' ') }, 'graphql error'),
     },
     plugins: [
+      // /board: the page, its script and the development sign-in (off in production by default).
+      ...(config.board ? [useBoard(config, logger)] : []),
       // Same limits on HTTP, SSE and WebSocket: the WebSocket path runs these plugins too.
       useMaxFields(limits.maxFields),
       EnvelopArmorPlugin({

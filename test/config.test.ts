@@ -17,6 +17,7 @@ describe('config', () => {
       maxIds: 1000,
       maxIdLength: 128,
       graphiql: true,
+      board: true,
       buckets: 65_536,
     });
     expect(c.jwt).toMatchObject({ secret: DEV_JWT_SECRET, usingDevSecret: true, clockToleranceS: 5 });
@@ -43,6 +44,7 @@ describe('config', () => {
     [{ NODE_ENV: 'production', JWT_SECRET: DEV_JWT_SECRET }, 'JWT_SECRET'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ GRAPHIQL: 'maybe' }, 'GRAPHIQL'],
+    [{ BOARD: 'yes' }, 'BOARD'],
   ])('refuses %j naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {
@@ -72,7 +74,9 @@ describe('config', () => {
   it('production with real key material turns GraphiQL off by default', () => {
     const c = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(40) });
     expect(c.graphiql).toBe(false);
+    expect(c.board).toBe(false);
     expect(c.jwt.usingDevSecret).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(40), BOARD: 'on' }).board).toBe(true);
   });
 
   it('a port in use stops the server with exit code 2 and names the variable, no stack trace', async () => {

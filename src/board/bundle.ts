@@ -1,0 +1,42 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+/** The page's script as `npm run build` writes it beside the compiled server (dist/board/). */
+const BUILT = new URL('./board.bundle.js', import.meta.url);
+/** Its entry: the board's browser code, which imports the client library (client/). */
+const ENTRY = fileURLToPath(new URL('../../board/app.ts', import.meta.url));
+
+/**
+ * Bundles the board's browser code and the client library (and graphql-ws) into one ES module:
+ * no CDN, nothing fetched but this server. esbuild is a development dependency: production runs
+ * the file `npm run build` wrote, and only a development server (`npm run dev`, the tests)
+ * bundles at its first request.
+ */
+export async function bundleBoard(): Promise<string> {
+  const { build } = await import('esbuild');
+  const result = await build({
+    entryPoints: [ENTRY],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2020',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+/** The page's script: the built file when there is one, else bundled now (once per process). */
+export function boardScript(): () => Promise<string> {
+  let script: Promise<string> | null = null;
+  return () =>
+    (script ??= readFile(BUILT, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      return bundleBoard();
+    })).catch((err) => {
+      script = null; // a failed bundle (a syntax error while developing) is tried again next time
+      throw err;
+    });
+}
