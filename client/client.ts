@@ -2,7 +2,7 @@ import { DEFAULT_BACKOFF } from './backoff.js';
 import type { Presence, PresenceStatus } from './documents.js';
 import { PresenceClientError } from './errors.js';
 import { createHttpTransport } from './http.js';
-import { createSocketTransport, type Transport } from './socket.js';
+import { createSocketTransport, type NetworkEvents, type Transport } from './socket.js';
 import { createState, type ConnectionState, type Listener } from './store.js';
 import { createTokenSource } from './tokens.js';
 
@@ -53,6 +53,12 @@ export interface PresenceClientOptions {
   pollIntervalMs?: number;
   /** HTTP transport: each interval is spread over ±this fraction. @default 0.25 */
   jitter?: number;
+  /**
+   * Where 'online' and 'offline' events come from. Offline drops the socket at once; online
+   * reconnects at once rather than after the backoff delay. null: none.
+   * @default window in a browser, null elsewhere
+   */
+  networkEvents?: NetworkEvents | null;
   /** Every error: the fatal one that stops the client, and the ones it recovers from. */
   onError?: (error: PresenceClientError) => void;
   /** The random source of every jitter (tests pin it). @default Math.random */
@@ -143,6 +149,7 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
             keepAliveMs: options.keepAliveMs ?? 15_000,
             pongTimeoutMs: options.pongTimeoutMs ?? 5_000,
             ackTimeoutMs: options.ackTimeoutMs ?? 10_000,
+            network: options.networkEvents === undefined ? browserWindow() : options.networkEvents,
             random,
           },
           report,
@@ -181,6 +188,14 @@ function endpoints(options: PresenceClientOptions): { httpUrl: string; wsUrl: st
   const ws = new URL(url);
   ws.protocol = secure ? 'wss:' : 'ws:';
   return { httpUrl: http.toString(), wsUrl: options.wsUrl ?? ws.toString() };
+}
+
+/** The page's window when running in a browser (it has 'online', 'offline' and input events). */
+function browserWindow(): (NetworkEvents & { document: NetworkEvents }) | null {
+  const g = globalThis as { window?: unknown; document?: unknown; addEventListener?: unknown };
+  return g.window === globalThis && typeof g.addEventListener === 'function' && g.document
+    ? (globalThis as unknown as NetworkEvents & { document: NetworkEvents })
+    : null;
 }
 
 function randomId(random: () => number): string {

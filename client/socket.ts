@@ -23,8 +23,13 @@ export interface SocketTransportOptions {
   keepAliveMs: number;
   pongTimeoutMs: number;
   ackTimeoutMs: number;
+  /** A browser window's 'online' and 'offline' events; null where there are none. */
+  network: NetworkEvents | null;
   random: () => number;
 }
+
+/** Where 'online' and 'offline' events come from: `window` in a browser. */
+export type NetworkEvents = Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
 
 export interface Transport {
   setStatus(status: PresenceStatus): Promise<Presence>;
@@ -252,6 +257,19 @@ export function createSocketTransport(
     Promise.resolve(c.client.dispose()).catch(() => {}); // rejects when the socket never opened
   };
 
+  // The browser knows before any ping does: when the network goes, the socket is dropped at once
+  // (its events would be lost anyway) and when it returns the client reconnects at once instead of
+  // waiting out a backoff delay grown while offline. Catching up is the usual resume with `since`.
+  const offline = () => conn?.client.terminate();
+  const online = () => {
+    if (closed || conn !== null || state.connection !== 'reconnecting') return;
+    clearTimeout(retryTimer);
+    attempt = 0;
+    void open();
+  };
+  opts.network?.addEventListener('offline', offline);
+  opts.network?.addEventListener('online', online);
+
   void open();
 
   return {
@@ -268,6 +286,8 @@ export function createSocketTransport(
       if (closed) return;
       closed = true;
       clearTimeout(retryTimer);
+      opts.network?.removeEventListener('offline', offline);
+      opts.network?.removeEventListener('online', online);
       const c = conn;
       conn = null;
       if (c) {

@@ -32,6 +32,11 @@ export function boardPage(opts: { devSignIn: boolean }): string {
   </section>
 
   <div id="board" hidden>
+    <section aria-labelledby="friends-title" class="card">
+      <h2 id="friends-title">Friends</h2>
+      <p id="friends-empty" class="hint">No friends yet. Friendships are made by your backend (<code>addFriends</code>).</p>
+      <ul id="friends" class="friends"></ul>
+    </section>
     <section aria-labelledby="me-title" class="card">
       <h2 id="me-title">You: <span id="me-name"></span></h2>
       <fieldset id="status-picker" class="statuses">
@@ -45,7 +50,7 @@ export function boardPage(opts: { devSignIn: boolean }): string {
         <fieldset>
           <legend>Status message</legend>
           <div class="row">
-            <label class="emoji">Emoji <input id="message-emoji" name="emoji" maxlength="16" autocomplete="off" placeholder="🌴"></label>
+            <label class="emoji">Emoji <input id="message-emoji" name="emoji" maxlength="16" autocomplete="off"></label>
             <label class="grow">Message <input id="message-text" name="text" maxlength="140" autocomplete="off" placeholder="On holiday"></label>
           </div>
           <label>Clear it
@@ -65,12 +70,6 @@ export function boardPage(opts: { devSignIn: boolean }): string {
       </form>
       <p id="me-error" class="error" role="alert"></p>
       <button type="button" id="sign-out" class="secondary">Sign out</button>
-    </section>
-
-    <section aria-labelledby="friends-title" class="card">
-      <h2 id="friends-title">Friends</h2>
-      <p id="friends-empty" class="hint">No friends yet. Friendships are made by your backend (<code>addFriends</code>).</p>
-      <ul id="friends" class="friends"></ul>
     </section>
   </div>
   <div id="announcer" class="visually-hidden" aria-live="polite" aria-atomic="true"></div>
@@ -105,7 +104,7 @@ body { margin: 0; }
 .bar p { margin: 0; font-size: .95rem; }
 main { display: grid; gap: 1rem; padding: 1rem; max-width: 64rem; margin: 0 auto; }
 #board:not([hidden]) { display: grid; gap: 1rem; grid-template-columns: minmax(0, 1fr); }
-@media (min-width: 44rem) { #board:not([hidden]) { grid-template-columns: minmax(0, 20rem) minmax(0, 1fr); align-items: start; } }
+@media (min-width: 44rem) { #board:not([hidden]) { grid-template-columns: minmax(0, 1fr) minmax(0, 21rem); align-items: start; } }
 .card { background: #fff; border: 1px solid #d1d5db; border-radius: .5rem; padding: 1rem; }
 h2 { margin: 0 0 .75rem; font-size: 1.1rem; }
 fieldset { border: 1px solid #d1d5db; border-radius: .375rem; margin: 0 0 .75rem; padding: .5rem .75rem .75rem; }

@@ -1,0 +1,150 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AddFriendsDocument } from './generated/graphql.js';
+import { startApp, TEST_SECRET, type TestServer } from './helpers/app.js';
+import { launchChromium, offlineContext, screenshot } from './helpers/browser.js';
+import { ok } from './helpers/graphql.js';
+
+// The board as people use it: Chromium with nothing but loopback, one context per person, signed
+// in through the development sign-in (the server runs on the development secret), live through
+// the client library the page bundles.
+describe('the board in Chromium', () => {
+  let srv: TestServer;
+  let browser: Browser;
+  const contexts: { context: BrowserContext; blocked: string[] }[] = [];
+  let alice: Page;
+  let bob: Page;
+  let aliceContext: BrowserContext;
+
+  /** A fresh browser profile (its own storage, its own network switch) signed in as `name`. */
+  const signIn = async (name: string, viewport = { width: 1100, height: 760 }) => {
+    const offline = await offlineContext(browser);
+    contexts.push(offline);
+    const page = await offline.context.newPage();
+    await page.setViewportSize(viewport);
+    await page.goto(`${srv.url}/board`);
+    await page.getByLabel('Name').fill(name);
+    await page.getByRole('button', { name: `Sign in as ${name}` }).click();
+    await page.waitForFunction((n) => document.getElementById('connection')?.textContent === `Live as ${n}`, name, { timeout: 10_000 });
+    return { page, context: offline.context };
+  };
+  const row = (page: Page, userId: string) => page.locator(`li[data-user-id="${userId}"]`);
+  const shownStatus = (page: Page, userId: string) => row(page, userId).locator('.status').innerText();
+  const pick = (page: Page, label: string) => page.getByRole('radio', { name: label }).check();
+
+  beforeAll(async () => {
+    // No JWT_SECRET: the development secret, so the development sign-in is on.
+    srv = await startApp({ JWT_SECRET: '' });
+    browser = await launchChromium();
+    await ok(srv.url, AddFriendsDocument, { userId: 'alice', friendIds: ['bob'] }, await srv.token('ops', { service: true }));
+    ({ page: alice, context: aliceContext } = await signIn('alice'));
+    ({ page: bob } = await signIn('bob'));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await srv?.stop();
+  });
+
+  it("shows a friend's change of status live, as a word beside the dot, and announces it", async () => {
+    await expect.poll(() => shownStatus(alice, 'bob')).toBe('Online');
+    await expect.poll(() => row(alice, 'bob').locator('.seen').innerText()).toBe('active now');
+    await pick(bob, 'Busy');
+    await expect.poll(() => shownStatus(alice, 'bob')).toBe('Busy');
+    await expect.poll(() => alice.locator('#announcer').innerText()).toBe('bob is now Busy.');
+    expect(await bob.locator('#me-error').innerText()).toBe('');
+  });
+
+  it('works the status picker with the keyboard alone', async () => {
+    // Tab from the top of the page to the picker's checked radio, then arrow to the next one.
+    await bob.locator('body').focus();
+    for (let i = 0; i < 10; i++) {
+      await bob.keyboard.press('Tab');
+      if (await bob.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name === 'status')) break;
+    }
+    expect(await bob.evaluate(() => (document.activeElement as HTMLInputElement).value)).toBe('BUSY');
+    await bob.keyboard.press('ArrowDown');
+    expect(await bob.evaluate(() => (document.activeElement as HTMLInputElement).value)).toBe('INVISIBLE');
+    await expect.poll(() => shownStatus(alice, 'bob')).toBe('Offline'); // invisible reads as offline to friends
+    await bob.keyboard.press('ArrowUp');
+    await bob.keyboard.press('ArrowUp');
+    await expect.poll(() => shownStatus(alice, 'bob')).toBe('Away');
+  });
+
+  it('a page that went offline shows the latest state when it is back, without a reload', async () => {
+    await pick(bob, 'Online');
+    await expect.poll(() => shownStatus(alice, 'bob')).toBe('Online');
+    await alice.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
+    await aliceContext.setOffline(true);
+    await expect.poll(() => alice.locator('#connection').innerText()).toMatch(/reconnecting/);
+    await pick(bob, 'Away');
+    await pick(bob, 'Busy');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await shownStatus(alice, 'bob')).toBe('Online'); // nothing reaches a page that is offline
+    await aliceContext.setOffline(false);
+    await expect.poll(() => alice.locator('#connection').innerText()).toBe('Live as alice');
+    await expect.poll(() => shownStatus(alice, 'bob')).toBe('Busy');
+    expect(await alice.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true); // the same page
+  });
+
+  it("a stranger's page shows nothing of alice", async () => {
+    const { page: carol } = await signIn('carol');
+    await expect.poll(() => carol.locator('#friends-empty').isVisible()).toBe(true);
+    await pick(alice, 'Away');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await carol.locator('#friends li').count()).toBe(0);
+    expect(await carol.locator('body').innerText()).not.toMatch(/alice/i);
+  });
+
+  it('reads on a phone and on a desktop, and loads nothing from outside this server', async () => {
+    await alice.setViewportSize({ width: 390, height: 844 });
+    await screenshot(alice, 'board-phone');
+    // Nothing wider than the phone's screen: no sideways scrolling.
+    expect(await alice.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await alice.setViewportSize({ width: 1100, height: 760 });
+    await screenshot(alice, 'board-desktop');
+    expect(contexts.flatMap((c) => c.blocked)).toEqual([]);
+  });
+});
+
+describe('the board is off in production, and its development sign-in needs the development secret', () => {
+  const get = (url: string) => fetch(`${url}/board`);
+  const devToken = (url: string) =>
+    fetch(`${url}/board/dev-token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"userId":"alice"}' });
+  const code = async (res: Response) => ((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code;
+
+  it('production: 404 NOT_FOUND unless BOARD=on; with it, the page but no development sign-in', async () => {
+    const env = { NODE_ENV: 'production', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent' };
+    const off = await startApp(env);
+    const on = await startApp({ ...env, BOARD: 'on' });
+    try {
+      const res = await get(off.url);
+      expect(res.status).toBe(404);
+      expect(await code(res)).toBe('NOT_FOUND');
+      expect((await fetch(`${off.url}/board/board.js`)).status).toBe(404);
+      expect((await devToken(off.url)).status).toBe(404);
+
+      const page = await get(on.url);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('<meta name="viewport"');
+      expect(html).not.toContain('dev-form');
+      const refused = await devToken(on.url);
+      expect(refused.status).toBe(403);
+      expect(await code(refused)).toBe('DEV_SIGN_IN_DISABLED');
+    } finally {
+      await Promise.all([off.stop(), on.stop()]);
+    }
+  });
+
+  it('outside production with a real secret: the page, but the development sign-in is refused', async () => {
+    const real = await startApp(); // JWT_SECRET is the test secret
+    try {
+      expect(await (await get(real.url)).text()).not.toContain('dev-form');
+      const refused = await devToken(real.url);
+      expect(refused.status).toBe(403);
+      expect(await code(refused)).toBe('DEV_SIGN_IN_DISABLED');
+    } finally {
+      await real.stop();
+    }
+  });
+});
