@@ -19,8 +19,13 @@ export interface Context {
   session: SocketSession | null;
   /** Batches every presence read of one request into one engine.load() (one Redis round trip). */
   presence: PresenceLoader;
-  /** The viewer's view of `userId`, applying the visibility rule. */
+  /** The viewer's view of `userId`, applying the visibility rule (without reciprocity: for the viewer's own record). */
   view(userId: string, loaded: LoadedPresence): PresenceView;
+  /**
+   * What the viewer may see of each id, in order (duplicates allowed): every rule applied, the
+   * viewer's own lastActive setting included, in one batched read with it.
+   */
+  views(ids: readonly string[]): Promise<PresenceView[]>;
 }
 
 /** What every context shares: built once per app. */
@@ -58,13 +63,25 @@ export function createContext(services: Services, viewer: Viewer | null, session
   const viewerId = viewer?.userId ?? null;
   const relation = (userId: string, friend: boolean): Relation => (userId === viewerId ? 'self' : friend ? 'friend' : 'other');
   let now: number | undefined;
+  const presence = new LazyPresenceLoader(engine, viewerId);
   return {
     ...services,
     viewer,
     session,
     // The DataLoader is created on first use: a subscription's context lives as long as its socket and rarely reads.
-    presence: new LazyPresenceLoader(engine, viewerId),
+    presence,
     // One instant per request: an id named twice reads the same, lastActiveAt included.
     view: (userId, loaded) => project(userId, loaded.record, relation(userId, loaded.friend), config.visibility, (now ??= Date.now())),
+    async views(ids) {
+      // Both go into one engine.load (DataLoader batches what is asked in one tick).
+      const [self, loaded] = await Promise.all([viewerId === null ? null : presence.load(viewerId), presence.loadMany(ids)]);
+      const viewerNobody = self?.record?.x?.nobody ?? false;
+      const at = (now ??= Date.now());
+      return loaded.map((l, i) => {
+        if (l instanceof Error) throw l;
+        const id = ids[i]!;
+        return project(id, l.record, relation(id, l.friend), config.visibility, at, { hidden: l.hidden ?? false, viewerNobody });
+      });
+    },
   };
 }

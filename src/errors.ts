@@ -49,3 +49,8 @@ export class FriendLimitError extends Error {
 export class EngineError extends Error {
   override name = 'EngineError';
 }
+
+/** setPrivacy would hide a user from more than MAX_HIDDEN_FROM viewers; nothing was stored. */
+export class HiddenLimitError extends Error {
+  override name = 'HiddenLimitError';
+}

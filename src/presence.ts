@@ -39,7 +39,35 @@ export interface StoredPresence {
    * all their friends see, stays put. Capped at MAX_HIDDEN_CHANGES.
    */
   h?: number;
+  /**
+   * The status message and privacy settings, for a user who has any (the record is flagged, and
+   * they live in a key of their own). Absent for everybody else: they cost nothing.
+   */
+  x?: Extras;
 }
+
+/** A status message as stored: expiresAt in ms since the epoch, null to keep it until cleared. */
+export interface StatusMessage {
+  text: string;
+  emoji: string | null;
+  expiresAt: number | null;
+}
+
+/** What a user with a status message or privacy settings keeps beside the record. */
+export interface Extras {
+  /**
+   * Changes others can see since `t` that are not status changes (a message while present, a
+   * lastActive setting): everyone but the user reads the version `t + v`, so `t`, which is also
+   * when an offline user was last active, stays true. Reset by the next visible status change.
+   */
+  v: number;
+  message: StatusMessage | null;
+  /** lastActive NOBODY: nobody else reads this user's lastActiveAt, and this user reads nobody's. */
+  nobody: boolean;
+}
+
+/** How many users one user may hide from (setPrivacy hide). @default 1_000 */
+export const MAX_HIDDEN_FROM = 1_000;
 
 /**
  * The most hidden changes counted (`h`): past it the user's own version stops growing until their
@@ -54,13 +82,17 @@ const HIDDEN_DIGITS = 15;
  * Reads the stored integer `h * 10^15 + t * 32 + stickyBits * 8 + status` (sticky bits: 0 none,
  * 1 BUSY, 2 INVISIBLE; written by Lua). Parsed as a decimal string: with `h` it exceeds 2^53.
  */
-export function decodeRecord(raw: string): StoredPresence {
+export function decodeRecord(stored: string): StoredPresence {
+  // A trailing '+' flags a user with a message or privacy settings (read from their own key).
+  const flagged = stored.endsWith('+');
+  const raw = flagged ? stored.slice(0, -1) : stored;
   const hidden = raw.length > HIDDEN_DIGITS;
   const v = Number(hidden ? raw.slice(-HIDDEN_DIGITS) : raw);
   const status = (v % 8) as StatusCode;
   const bits = Math.floor(v / 8) % 4;
   const record: StoredPresence = { status, t: Math.floor(v / 32), sticky: bits === 1 ? Status.BUSY : bits === 2 ? Status.INVISIBLE : 0 };
   if (hidden) record.h = Number(raw.slice(0, -HIDDEN_DIGITS));
+  if (flagged) record.x = { v: 0, message: null, nobody: false };
   return record;
 }
 
@@ -94,8 +126,17 @@ export interface PresenceChange {
   status: StatusCode;
   /** The record's `t` after the change (what others read as the version). */
   t: number;
-  /** The record's `h` after the change (the user's own version is `t + h`); absent when 0. */
+  /** The record's `h` after the change (the user's own version is `t + v + h`); absent when 0. */
   h?: number;
+  /** The user's message and privacy after the change; absent when they have none. */
+  x?: Extras;
+  /** 1: only the user may see this change (a hidden move, a message while hidden); routed to them alone. */
+  self?: 1;
+  /**
+   * Under PRESENCE_VISIBILITY=everyone, the viewers the user hides from, for instances that watch
+   * the user regardless of friendship (friends are left out when routing instead).
+   */
+  hiddenFrom?: string[];
 }
 
 /**
@@ -105,22 +146,70 @@ export interface PresenceChange {
 export const isHiddenMove = (from: StatusCode, to: StatusCode) =>
   (from === Status.OFFLINE && to === Status.INVISIBLE) || (from === Status.INVISIBLE && to === Status.OFFLINE);
 
+/** Who a change is news to: nobody (0), the user alone (1), everyone who may see the user (2). */
+export type Scope = 0 | 1 | 2;
+
+/** The user's message and privacy settings after a change, and whether they hide from anyone. */
+export interface Settings {
+  message: StatusMessage | null;
+  nobody: boolean;
+  hides: boolean;
+}
+
+export const settingsOf = (record: StoredPresence | null, hides = false): Settings => ({
+  message: record?.x?.message ?? null,
+  nobody: record?.x?.nobody ?? false,
+  hides,
+});
+
+const sameMessage = (a: StatusMessage | null, b: StatusMessage | null) =>
+  a === b || (a !== null && b !== null && a.text === b.text && a.emoji === b.emoji && a.expiresAt === b.expiresAt);
+
+/** Whether others see the user's message and a live lastActiveAt: present, and not INVISIBLE. */
+export const isShown = (s: StatusCode) => s !== Status.OFFLINE && s !== Status.INVISIBLE;
+
 /**
- * The record to store after a change to `status`/`sticky`, or null when nothing is to be written.
- * The Redis Lua script implements exactly this; the memory engine calls it directly.
- * - a visible change: `t` = now, kept above every version anyone has read (`t + h` included), h = 0;
+ * The record to store after a change to `status`/`sticky`/`settings`, and who the change is news
+ * to. The Redis Lua script implements exactly this; the memory engine calls it directly.
+ * - a visible status change: `t` = now, kept above every version anyone has read (`t + v + h`),
+ *   `v` = `h` = 0;
  * - a hidden move (OFFLINE <-> INVISIBLE): `t` unchanged, `h` + 1, so friends read nothing new;
+ * - a change of message or lastActive that others see: `v` + 1 (`t` stays the moment an offline
+ *   user was last active); one that only the user sees (a message while OFFLINE or INVISIBLE): `h` + 1;
  * - going INVISIBLE with no record: `t` = 0, friends keep reading "never seen".
+ * `record` is null when nothing is stored (a user never seen, with no settings).
  */
-export function nextRecord(prev: StoredPresence | null, status: StatusCode, sticky: Sticky, now: number): StoredPresence | null {
-  if (!prev) {
-    if (status === Status.OFFLINE && !sticky) return null;
-    return status === Status.INVISIBLE ? { status, t: 0, sticky, h: 1 } : { status, t: now, sticky };
+export function nextState(
+  prev: StoredPresence | null,
+  status: StatusCode,
+  sticky: Sticky,
+  settings: Settings,
+  now: number,
+): { record: StoredPresence | null; scope: Scope } {
+  const flagged = settings.message !== null || settings.nobody || settings.hides;
+  if (!prev && status === Status.OFFLINE && !sticky && !flagged) return { record: null, scope: 0 };
+  const prevStatus = prev?.status ?? Status.OFFLINE;
+  const msgChanged = !sameMessage(prev?.x?.message ?? null, settings.message);
+  const privChanged = (prev?.x?.nobody ?? false) !== settings.nobody;
+  let t = prev?.t ?? 0;
+  let h = prev?.h ?? 0;
+  let v = prev?.x?.v ?? 0;
+  let scope: Scope = 0;
+  if (status !== prevStatus && !isHiddenMove(prevStatus, status)) {
+    t = prev ? Math.max(now, t + v + h + 1) : now;
+    h = v = 0;
+    scope = 2;
+  } else if ((msgChanged && isShown(status)) || (privChanged && (isShown(status) || t > 0))) {
+    v++;
+    scope = 2;
+  } else if (status !== prevStatus || msgChanged || privChanged) {
+    h = Math.min(h + 1, MAX_HIDDEN_CHANGES);
+    scope = 1;
   }
-  if (prev.status === status) return prev.sticky === sticky ? null : { ...prev, sticky };
-  const h = prev.h ?? 0;
-  if (isHiddenMove(prev.status, status)) return { status, t: prev.t, sticky, h: Math.min(h + 1, MAX_HIDDEN_CHANGES) };
-  return { status, t: Math.max(now, prev.t + h + 1), sticky };
+  const record: StoredPresence = { status, t, sticky };
+  if (h) record.h = h;
+  if (flagged || v) record.x = { v, message: settings.message, nobody: settings.nobody };
+  return { record, scope };
 }
 
 /** How the viewer relates to the user they read. */
@@ -131,17 +220,30 @@ export interface PresenceView {
   status: StatusName;
   /** ms since epoch; null when unknown or hidden. */
   lastActiveAt: number | null;
+  /** null when none, expired, or not visible to this viewer. */
+  statusMessage: StatusMessage | null;
   /** Per-user version that only grows; 0 when nothing may be shown. */
   version: number;
 }
 
 export const isPresent = (s: StatusCode) => s !== Status.OFFLINE;
 
+/** What reading a user depends on beyond the record. */
+export interface ViewOptions {
+  /** The user hides from this viewer (setPrivacy hide): they read the user as a stranger would. */
+  hidden?: boolean;
+  /** The viewer chose lastActive NOBODY, and so reads nobody's lastActiveAt (reciprocity). */
+  viewerNobody?: boolean;
+}
+
+const STRANGER = { status: 'OFFLINE', lastActiveAt: null, statusMessage: null, version: 0 } as const;
+
 /**
- * The one visibility rule. Strangers (under 'friends' visibility) and unknown users read the same:
- * OFFLINE, never active, version 0, so the answer does not reveal whether the account exists.
- * INVISIBLE is INVISIBLE to its owner and OFFLINE (since the moment it was chosen) to everybody else.
- * Only the owner's version counts hidden changes (`t + h`); everybody else reads `t`.
+ * The one visibility rule. Strangers (under 'friends' visibility), users hiding from the viewer
+ * and unknown users read the same: OFFLINE, never active, no message, version 0, so the answer does
+ * not reveal whether the account exists. INVISIBLE is INVISIBLE to its owner and OFFLINE (since
+ * the moment it was chosen, and without a message) to everybody else. lastActiveAt is null for
+ * everybody else when either side chose NOBODY. Only the owner's version counts hidden changes.
  */
 export function project(
   userId: string,
@@ -149,16 +251,18 @@ export function project(
   relation: Relation,
   visibility: Visibility,
   now: number,
+  opts: ViewOptions = {},
 ): PresenceView {
-  if (!record || (relation === 'other' && visibility === 'friends')) {
-    return { userId, status: 'OFFLINE', lastActiveAt: null, version: 0 };
-  }
   const own = relation === 'self';
-  const hidden = record.status === Status.INVISIBLE && !own;
+  if (!record || (!own && (opts.hidden || (relation === 'other' && visibility === 'friends')))) return { userId, ...STRANGER };
+  const shown = own || isShown(record.status);
+  const x = record.x;
+  const message = x?.message && (x.message.expiresAt === null || x.message.expiresAt > now) ? x.message : null;
   return {
     userId,
-    status: statusName(hidden ? Status.OFFLINE : record.status),
-    lastActiveAt: isPresent(record.status) && !hidden ? now : record.t || null,
-    version: own ? record.t + (record.h ?? 0) : record.t,
+    status: statusName(!own && record.status === Status.INVISIBLE ? Status.OFFLINE : record.status),
+    lastActiveAt: !own && (x?.nobody || opts.viewerNobody) ? null : isPresent(record.status) && shown ? now : record.t || null,
+    statusMessage: shown ? message : null,
+    version: record.t + (x?.v ?? 0) + (own ? (record.h ?? 0) : 0),
   };
 }

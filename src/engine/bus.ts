@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { statusNames, type PresenceChange, type StatusCode } from '../presence.js';
+import { statusNames, type Extras, type PresenceChange, type StatusCode } from '../presence.js';
 
 /**
  * The inbox bus: one channel per instance, and the one description of what travels on it.
@@ -12,13 +12,18 @@ import { statusNames, type PresenceChange, type StatusCode } from '../presence.j
  * ## Wire format (JSON, one message per instance per write)
  *
  * ```
- * presence: {"k":"p","c":[{"u":userId,"p":prev,"s":status,"t":ms,"to":[viewerIds],"w":1?}, ...]}
+ * presence: {"k":"p","c":[{"u":userId,"p":prev,"s":status,"t":ms,"to":[viewerIds],"w":1?,"h":n?,"o":1?,
+ *                            "x":{"v":n,"n":1?,"m":[text,emoji|null,expiresAt|null]?}?,"hf":[ids]?}, ...]}
  * friends:  {"k":"f","c":[{"to":viewerId,"a":[ids added],"r":[ids removed]}, ...]}
  * ```
  * - `p`, `s`: status codes (presence.ts `Status`); `t`: the record's time, which is its version.
  * - `to`: viewers with an open subscription on the receiving instance who are routed for the user
  *   (the user's friends, and the user themselves). `w`: the receiving instance also registered an
  *   interest in the user (`presenceChanged(ids)` under `PRESENCE_VISIBILITY=everyone`).
+ * - `h`: changes only the user sees since `t`; `o`: only the user may see this change (it is routed
+ *   to them alone); `x`: the user's settings (presence.ts Extras: version offset, lastActive NOBODY,
+ *   status message), present only for a user who has any; `hf`: under visibility 'everyone', with
+ *   `w`, the viewers the user hides from.
  * - `c` batches changes of one write (a sweep ends many sessions at once) for that instance.
  * - `{"k":"probe","n":seq}`: an instance's own liveness probe of its inbox (Redis bus only).
  *
@@ -47,15 +52,35 @@ const isCode = (v: unknown): v is StatusCode => typeof v === 'number' && Number.
 const isIds = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
+const encodeExtras = (x: Extras) => {
+  const out: Record<string, unknown> = { v: x.v };
+  if (x.nobody) out['n'] = 1;
+  if (x.message) out['m'] = [x.message.text, x.message.emoji, x.message.expiresAt];
+  return out;
+};
+const isNullable = (v: unknown, type: 'string' | 'number') => v === null || typeof v === type;
+function decodeExtras(x: unknown): Extras | null {
+  if (!isObject(x) || typeof x['v'] !== 'number') return null;
+  const m = x['m'];
+  if (m !== undefined && !(Array.isArray(m) && typeof m[0] === 'string' && isNullable(m[1], 'string') && isNullable(m[2], 'number')))
+    return null;
+  const message = m ? { text: m[0] as string, emoji: m[1] as string | null, expiresAt: m[2] as number | null } : null;
+  return { v: x['v'], nobody: x['n'] === 1, message };
+}
+
 export function encodeInbox(msg: InboxMessage): string {
   if (msg.kind === 'presence') {
     return JSON.stringify({
       k: 'p',
-      c: msg.changes.map((c) =>
-        c.watched
-          ? { u: c.userId, p: c.prev, s: c.status, t: c.t, to: c.to, w: 1 }
-          : { u: c.userId, p: c.prev, s: c.status, t: c.t, to: c.to },
-      ),
+      c: msg.changes.map((c) => {
+        const out: Record<string, unknown> = { u: c.userId, p: c.prev, s: c.status, t: c.t, to: c.to };
+        if (c.watched) out['w'] = 1;
+        if (c.h) out['h'] = c.h;
+        if (c.self) out['o'] = 1;
+        if (c.x) out['x'] = encodeExtras(c.x);
+        if (c.watched && c.hiddenFrom?.length) out['hf'] = c.hiddenFrom;
+        return out;
+      }),
     });
   }
   return JSON.stringify({
@@ -78,14 +103,19 @@ export function decodeInbox(raw: string): InboxMessage | null {
     for (const c of m['c'] as unknown[]) {
       if (!isObject(c) || typeof c['u'] !== 'string' || !isCode(c['p']) || !isCode(c['s']) || typeof c['t'] !== 'number' || !isIds(c['to']))
         return null;
-      changes.push({
-        userId: c['u'],
-        prev: c['p'],
-        status: c['s'],
-        t: c['t'],
-        to: c['to'],
-        watched: c['w'] === 1,
-      });
+      const change: RoutedChange = { userId: c['u'], prev: c['p'], status: c['s'], t: c['t'], to: c['to'], watched: c['w'] === 1 };
+      if (typeof c['h'] === 'number' && c['h'] > 0) change.h = c['h'];
+      if (c['o'] === 1) change.self = 1;
+      if (c['x'] !== undefined) {
+        const x = decodeExtras(c['x']);
+        if (!x) return null;
+        change.x = x;
+      }
+      if (c['hf'] !== undefined) {
+        if (!isIds(c['hf'])) return null;
+        change.hiddenFrom = c['hf'];
+      }
+      changes.push(change);
     }
     return { kind: 'presence', changes };
   }

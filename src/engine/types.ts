@@ -1,4 +1,4 @@
-import type { StatusCode, StoredPresence } from '../presence.js';
+import type { StatusCode, StatusMessage, StoredPresence } from '../presence.js';
 import type { Inbox } from './bus.js';
 
 /** A stored record together with whether its owner counts the viewer as a friend. */
@@ -6,6 +6,8 @@ export interface LoadedPresence {
   record: StoredPresence | null;
   /** True when the viewer is in the user's friend set (false when not asked for). */
   friend: boolean;
+  /** True when the user hides from the viewer (setPrivacy hide). */
+  hidden?: boolean;
 }
 
 export interface ChangeResult {
@@ -100,6 +102,32 @@ export interface PresenceStore {
   onlineCount(): Promise<number>;
 }
 
+/** A user's privacy settings as they chose them. */
+export interface Privacy {
+  /** lastActive NOBODY. */
+  nobody: boolean;
+  /** Sorted. */
+  hiddenFrom: string[];
+}
+
+/** Status messages and privacy: per-user settings, changed atomically with the record they affect. */
+export interface SettingsStore {
+  /** Sets (or, with null, clears) the user's status message. */
+  setMessage(userId: string, message: StatusMessage | null, nowMs: number): Promise<ChangeResult>;
+  /**
+   * Changes lastActive (when given) and whom the user hides from. Each viewer whose hidden state
+   * changed is told what a friendship removal (hide) or addition (unhide) would tell them. Throws
+   * HiddenLimitError, storing nothing, past `maxHidden`.
+   */
+  setPrivacy(
+    userId: string,
+    change: { nobody?: boolean; hide: readonly string[]; unhide: readonly string[] },
+    maxHidden: number,
+    nowMs: number,
+  ): Promise<ChangeResult>;
+  privacy(userId: string): Promise<Privacy>;
+}
+
 /** Instance leases and the socket sessions each instance holds (src/liveness). */
 export interface InstanceRegistry {
   /** Joins (`register`) or renews the instance's lease; false when it was lost to a takeover. */
@@ -143,7 +171,7 @@ export interface FriendGraph {
  * routes the change (RouteTable) to the inbox of every instance holding a viewer who may see it,
  * before the operation resolves. All are idempotent, which makes takeover and sweeping safe to repeat.
  */
-export interface PresenceEngine extends PresenceStore, InstanceRegistry, RateLimiter, FriendGraph, RouteTable {
+export interface PresenceEngine extends PresenceStore, SettingsStore, InstanceRegistry, RateLimiter, FriendGraph, RouteTable {
   readonly kind: 'memory' | 'redis';
   /** Where this instance receives the changes routed to it (src/engine/bus.ts). */
   readonly inbox: Inbox;

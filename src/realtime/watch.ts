@@ -1,9 +1,9 @@
 import { Repeater, SlidingBuffer } from '@repeaterjs/repeater';
 import type { Visibility } from '../config.js';
 import type { FriendshipChange } from '../engine/bus.js';
-import type { FriendGraph, PresenceStore } from '../engine/types.js';
+import type { FriendGraph, LoadedPresence, PresenceStore } from '../engine/types.js';
 import type { Metrics } from '../metrics.js';
-import { project, Status, statusName, type PresenceChange, type PresenceView, type StatusCode } from '../presence.js';
+import { project, type PresenceChange, type PresenceView } from '../presence.js';
 import type { Delivery, Router } from './router.js';
 
 /**
@@ -14,25 +14,33 @@ import type { Delivery, Router } from './router.js';
 const BUFFER = 1_000;
 
 /**
- * One view per routed change, relation and visibility, shared by every subscription of this
- * instance that shows it: the same object reaches each stream, so it is rendered once per
+ * One view per routed change, relation, visibility and reciprocity, shared by every subscription
+ * of this instance that shows it: the same object reaches each stream, so it is rendered once per
  * selection (src/plugins/render-once.ts). Held weakly: it goes with the change.
  */
 const views = new WeakMap<PresenceChange, Map<string, PresenceView>>();
-function sharedView(c: PresenceChange, relation: 'self' | 'friend', visibility: Visibility): PresenceView {
+function sharedView(c: PresenceChange, relation: 'self' | 'friend', visibility: Visibility, viewerNobody: boolean): PresenceView {
   let byKey = views.get(c);
   if (!byKey) views.set(c, (byKey = new Map()));
-  const key = `${relation}:${visibility}`;
+  const key = `${relation}:${visibility}:${viewerNobody ? 1 : 0}`;
   let v = byKey.get(key);
-  // An online user's lastActiveAt is the moment of the event: t, or now for a hidden move (h > 0),
-  // whose t is the moment the user vanished (only the user sees such an event).
-  if (!v)
-    byKey.set(
-      key,
-      (v = project(c.userId, { status: c.status, t: c.t, sticky: 0, h: c.h ?? 0 }, relation, visibility, c.h ? Date.now() : c.t)),
-    );
+  // An online user's lastActiveAt is the moment of the event: t for a status change, now for one
+  // counted in h or v (t is then an earlier moment: when the user vanished, or last changed status).
+  const now = c.h || c.x?.v ? Date.now() : c.t;
+  const record = { status: c.status, t: c.t, sticky: 0 as const, h: c.h ?? 0, ...(c.x ? { x: c.x } : {}) };
+  if (!v) byKey.set(key, (v = project(c.userId, record, relation, visibility, now, { viewerNobody })));
   return v;
 }
+
+const sameMessage = (a: PresenceView['statusMessage'], b: PresenceView['statusMessage']) =>
+  a === b || (a !== null && b !== null && a.text === b.text && a.emoji === b.emoji && a.expiresAt === b.expiresAt);
+
+/** Whether two views of one user show the same thing (a present user's lastActiveAt is "now" in both). */
+const looksSame = (a: PresenceView, b: PresenceView) =>
+  a.status === b.status &&
+  sameMessage(a.statusMessage, b.statusMessage) &&
+  (a.lastActiveAt === null) === (b.lastActiveAt === null) &&
+  (a.status !== 'OFFLINE' || a.lastActiveAt === b.lastActiveAt);
 
 /**
  * Whose changes a stream shows. With `since`, it first sends the current state of each of them
@@ -78,34 +86,38 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
   // subscription (measured); a pending stop.then holds a closure and a promise.
   return new Repeater<PresenceView>((push, stop) => {
     metrics.subscriptions.inc();
-    /** Last status sent per user (`version * 8 + code`): filters repeats, even after a lost event. */
+    /** Last view sent per user: filters stale and repeated events, even after a lost one. */
     // Both created on first use: most idle subscriptions never need them (memory per socket).
-    let shown: Map<string, number> | undefined;
+    let shown: Map<string, PresenceView> | undefined;
     /**
-     * Friends removed while the stream is open: a change routed before the removal (by another
-     * instance, so possibly arriving after it) is not shown. Re-adding them clears the mark.
+     * Friends removed (or who hid from the viewer) while the stream is open: a change routed before
+     * (by another instance, so possibly arriving after it) is not shown. Re-adding clears the mark.
      */
     let removed: Set<string> | undefined;
+    /** The viewer chose lastActive NOBODY, so reads nobody's lastActiveAt (kept current by their own changes). */
+    let viewerNobody = false;
     /** Versions are milliseconds: a user whose version is above this changed while the stream was open. */
     const openedAt = Date.now();
 
-    // Routed users are self or friends (or anyone under 'everyone', where a friend and a stranger
-    // read the same), so 'friend' is the right relation for everyone but the viewer.
-    // An online user's lastActiveAt is the moment of the event: t, or now for a hidden move (h > 0),
-    // whose t is the moment the user vanished (only the user sees such an event).
-    const view = (userId: string, status: StatusCode, t: number, h = 0) =>
-      project(userId, { status, t, sticky: 0, h }, userId === viewerId ? 'self' : 'friend', deps.visibility, h ? Date.now() : t);
-
-    /** `before` null: the state itself is news (a resumed stream's first events). */
-    const emit = (userId: string, next: PresenceView, before: PresenceView['status'] | null) => {
+    /**
+     * Sends `next` unless it is stale, or shows nothing new: against the last view sent, or, for a
+     * user not sent yet, against `before` (null: the view itself is news).
+     */
+    const emit = (userId: string, next: PresenceView, before: PresenceView | null, live: boolean) => {
       const last = shown?.get(userId);
-      if (last !== undefined && next.version <= Math.floor(last / 8)) return; // stale or repeated
-      if ((last === undefined ? before : statusName(last % 8)) === next.status) return; // nothing visible changed
-      (shown ??= new Map()).set(userId, next.version * 8 + Status[next.status]);
+      if (last && next.version <= last.version) return; // stale or repeated
+      const base = last ?? before;
+      if (base && looksSame(base, next)) return; // nothing visible changed
+      (shown ??= new Map()).set(userId, next);
       metrics.delivered.inc();
       // A resumed stream's first events carry old versions: they say nothing about delivery lag.
-      if (before !== null) metrics.deliveryLag.observe(Math.max(0, Date.now() - next.version) / 1000);
+      if (live) metrics.deliveryLag.observe(Math.max(0, Date.now() - next.version) / 1000);
       void push(next);
+    };
+    /** What the viewer reads of a record loaded for them (engine PresenceStore.load). */
+    const read = (userId: string, l: LoadedPresence, now: number) => {
+      const relation = userId === viewerId ? 'self' : l.friend || everyone ? 'friend' : 'other';
+      return project(userId, l.record, relation, deps.visibility, now, { hidden: l.hidden ?? false, viewerNobody });
     };
 
     // A friendship change reads the new friend's record before announcing it; changes arriving
@@ -123,22 +135,23 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
       return chain.then(() => undefined);
     };
     const show = (c: PresenceChange) => {
-      if (removed?.has(c.userId)) return;
-      const relation = c.userId === viewerId ? 'self' : 'friend';
-      emit(c.userId, sharedView(c, relation, deps.visibility), view(c.userId, c.prev, c.t).status);
+      if (c.userId === viewerId) viewerNobody = c.x?.nobody ?? false;
+      if (!shows(c.userId) || removed?.has(c.userId) || c.hiddenFrom?.includes(viewerId)) return;
+      // Routed changes are news to whoever receives them: the user's own, or friends' (visible ones only).
+      emit(c.userId, sharedView(c, c.userId === viewerId ? 'self' : 'friend', deps.visibility, viewerNobody), null, true);
     };
 
     const delivery: Delivery = {
       // Called by the router after a move or a reconnect, long after catchUp below is defined.
       resync: () => catchUp(openedAt, true),
       presence: (c: PresenceChange) => {
-        if (!shows(c.userId)) return;
+        if (!shows(c.userId) && c.userId !== viewerId) return;
         if (queued > 0) serial(() => show(c));
         else show(c);
       },
       friendship: (change: FriendshipChange) =>
         serial(async () => {
-          // A former friend is no longer routed here; their status reads OFFLINE from now on.
+          // A former friend (or one who now hides from the viewer) is no longer routed here.
           for (const id of change.removed) {
             shown?.delete(id);
             (removed ??= new Set()).add(id);
@@ -148,9 +161,11 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
           if (added.length === 0) return;
           // The new friend's real status becomes visible: announce it unless it reads OFFLINE.
           const loaded = await deps.load(viewerId, added);
+          const now = Date.now();
           loaded.forEach((l, i) => {
             const id = added[i]!;
-            if (l.record) emit(id, view(id, l.record.status, l.record.t, l.record.h), 'OFFLINE');
+            const next = read(id, l, now);
+            if (next.status !== 'OFFLINE') emit(id, next, null, false);
           });
         }),
     };
@@ -172,18 +187,23 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
       serial(async () => {
         await registered;
         const ids = wanted ? [...wanted] : await deps.friendsOf(viewerId);
-        const loaded = await deps.load(viewerId, ids);
+        const loaded = await deps.load(viewerId, [...ids, viewerId]);
+        viewerNobody = loaded[ids.length]!.record?.x?.nobody ?? false;
         const now = Date.now();
-        loaded.forEach((l, i) => {
-          const id = ids[i]!;
+        ids.forEach((id, i) => {
           if (!shows(id) || removed?.has(id)) return;
-          const relation = id === viewerId ? 'self' : l.friend || everyone ? 'friend' : 'other';
-          const current = project(id, l.record, relation, deps.visibility, now);
-          if (current.version > since || (newFriends && !shown?.has(id) && current.status !== 'OFFLINE')) emit(id, current, null);
+          const current = read(id, loaded[i]!, now);
+          if (current.version > since || (newFriends && !shown?.has(id) && current.status !== 'OFFLINE')) emit(id, current, null, false);
         });
       });
     const since = target.since;
     if (since !== null && since !== undefined) catchUp(since);
+    // Without a catch-up, the viewer's own lastActive setting is read once (reciprocity).
+    else
+      serial(async () => {
+        const [self] = await deps.load(viewerId, [viewerId]);
+        viewerNobody = self?.record?.x?.nobody ?? false;
+      });
 
     return stop.then(async () => {
       stopped = true;

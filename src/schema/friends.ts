@@ -9,12 +9,7 @@ builder.queryFields((t) => ({
     description: "The viewer's friends and what the viewer may see of each, sorted by id.",
     authScopes: { user: true },
     resolve: async (_root, _args, ctx) => {
-      const ids = await ctx.engine.friendsOf(ctx.viewer!.userId);
-      const loaded = await ctx.presence.loadMany(ids);
-      return loaded.map((l, i) => {
-        if (l instanceof Error) throw l;
-        return ctx.view(ids[i]!, l);
-      });
+      return ctx.views(await ctx.engine.friendsOf(ctx.viewer!.userId));
     },
   }),
 }));

@@ -1,9 +1,8 @@
 import { assertId, assertIds } from '../ids.js';
 import { Status, statusNames, type PresenceView } from '../presence.js';
 import type { Context } from '../context.js';
-import { ErrorCode, presenceError, rateLimited, SessionLimitError } from '../errors.js';
-import { countCall, type LimitedOperation } from '../rate-limit.js';
 import { builder } from './builder.js';
+import { limited, rateLimit } from './limits.js';
 
 export const PresenceStatus = builder.enumType('PresenceStatus', {
   description: 'What a user shows. INVISIBLE is seen as INVISIBLE by its owner and as OFFLINE by everybody else.',
@@ -36,8 +35,8 @@ builder.queryFields((t) => ({
     type: PresenceRef,
     authScopes: { user: true },
     resolve: async (_root, _args, ctx) => {
-      const id = ctx.viewer!.userId;
-      return ctx.view(id, await ctx.presence.load(id));
+      const [me] = await ctx.views([ctx.viewer!.userId]);
+      return me!;
     },
   }),
   presence: t.field({
@@ -48,11 +47,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, { ids }, ctx) => {
       const list = ids.map(String);
       assertIds(list, ctx.config.maxIds, ctx.config.maxIdLength);
-      const loaded = await ctx.presence.loadMany(list);
-      return loaded.map((l, i) => {
-        if (l instanceof Error) throw l;
-        return ctx.view(list[i]!, l);
-      });
+      return ctx.views(list);
     },
   }),
   onlineCount: t.int({
@@ -61,24 +56,6 @@ builder.queryFields((t) => ({
     resolve: (_root, _args, ctx) => ctx.engine.onlineCount(),
   }),
 }));
-
-/** Counts the call against the caller's shared per-operation window; throws RATE_LIMITED past it. */
-async function rateLimit(ctx: Context, operation: LimitedOperation) {
-  const { allowed, retryAfterMs } = await countCall(ctx, operation, ctx.viewer!.userId);
-  if (allowed) return;
-  const { rateLimitCount, rateLimitWindowMs } = ctx.config.limits;
-  throw rateLimited(`too many ${operation} calls: at most ${rateLimitCount} per ${rateLimitWindowMs} ms`, retryAfterMs);
-}
-
-/** A new device beyond PRESENCE_MAX_SESSIONS is the client's doing: say so, with a code. */
-async function limited<T>(op: Promise<T>): Promise<T> {
-  try {
-    return await op;
-  } catch (err) {
-    if (err instanceof SessionLimitError) throw presenceError(ErrorCode.LimitExceeded, err.message);
-    throw err;
-  }
-}
 
 /** A missed heartbeat ends the session like a closed socket: after the TTL, then the grace. */
 const httpSessionMs = (ctx: Context) => ctx.config.liveness.httpTtlMs + ctx.config.liveness.graceMs;

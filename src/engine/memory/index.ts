@@ -1,14 +1,16 @@
 import {
   effectiveStatus,
-  nextRecord,
+  nextState,
+  settingsOf,
   Status,
   type PresenceChange,
   type Session,
   type StatusCode,
+  type Settings,
   type Sticky,
   type StoredPresence,
 } from '../../presence.js';
-import { FriendLimitError, SessionLimitError } from '../../errors.js';
+import { FriendLimitError, HiddenLimitError, SessionLimitError } from '../../errors.js';
 import { createMemoryBus } from '../bus.js';
 import { friendshipEntries, planFriendship, planPresence } from '../routing.js';
 import type { ChangeResult, PresenceEngine } from '../types.js';
@@ -39,15 +41,15 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
     } else if (set?.delete(instanceId) && set.size === 0) table.delete(key);
   };
   const routesOf = (viewerId: string) => [...(routes.get(viewerId) ?? [])];
-  const route = async (c: PresenceChange) =>
-    bus.send(
-      planPresence(
-        [c],
-        [[...(friends.get(c.userId) ?? []), c.userId]],
-        routesOf,
-        opts.friendship ? [] : [[...(watchers.get(c.userId) ?? [])]],
-      ),
-    );
+  /** Whom each user hides from (setPrivacy hide). */
+  const hiddenFrom = new Map<string, Set<string>>();
+  /** Like the Redis engine: a change only the user may see goes to them alone; hidden viewers are left out. */
+  const route = async (c: PresenceChange) => {
+    const hidden = hiddenFrom.get(c.userId);
+    if (hidden && !opts.friendship && !c.self) c.hiddenFrom = [...hidden];
+    const viewers = c.self ? [c.userId] : [...(friends.get(c.userId) ?? [])].filter((f) => !hidden?.has(f)).concat(c.userId);
+    await bus.send(planPresence([c], [viewers], routesOf, opts.friendship || c.self ? [] : [[...(watchers.get(c.userId) ?? [])]]));
+  };
   const routeFriendship = async (userId: string, changed: string[], kind: 'added' | 'removed') => {
     if (changed.length) await bus.send(planFriendship(friendshipEntries(userId, changed, kind), routesOf));
   };
@@ -66,11 +68,15 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
     return s;
   };
 
-  /** Applies `mutate` to the user's sessions, then re-derives and stores the user's status. */
+  /**
+   * Applies `mutate` to the user's sessions (and `settings` to their message and privacy), then
+   * re-derives and stores the user's status.
+   */
   const change = async (
     userId: string,
     nowMs: number,
     mutate: (s: Map<string, Session>, sticky: Sticky) => Sticky = (_s, sticky) => sticky,
+    settings?: (current: Settings) => Settings,
   ): Promise<ChangeResult> => {
     const prev = records.get(userId) ?? null;
     const own = sessionsOf(userId);
@@ -83,14 +89,23 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
     }
     for (const [id, s] of own) if (s.kind === 'deadline' && s.expiresAt <= Date.now()) own.delete(id);
     if (own.size === 0) sessions.delete(userId);
-    const next = nextRecord(prev, effectiveStatus(own.values(), sticky), sticky, Math.floor(nowMs));
-    if (!next) return { record: prev, changed: false };
-    records.set(userId, next);
+    const current = settingsOf(prev, (hiddenFrom.get(userId)?.size ?? 0) > 0);
+    const next = settings ? settings(current) : current;
+    // An expired message goes (sweepDeadlines comes by at its moment).
+    if (next.message?.expiresAt != null && next.message.expiresAt <= Date.now()) next.message = null;
+    const { record, scope } = nextState(prev, effectiveStatus(own.values(), sticky), sticky, next, Math.floor(nowMs));
+    if (!record) return { record: prev, changed: false };
+    records.set(userId, record);
     const present = (r: StoredPresence | null) => r !== null && r.status !== Status.OFFLINE;
-    if (present(prev) !== present(next)) online += present(next) ? 1 : -1;
-    const changed = prev?.status !== next.status && !(prev === null && next.status === Status.OFFLINE);
-    if (changed) await route({ userId, prev: prev?.status ?? 0, status: next.status, t: next.t, ...(next.h ? { h: next.h } : {}) });
-    return { record: next, changed };
+    if (present(prev) !== present(record)) online += present(record) ? 1 : -1;
+    if (scope > 0) {
+      const c: PresenceChange = { userId, prev: prev?.status ?? 0, status: record.status, t: record.t };
+      if (record.h) c.h = record.h;
+      if (record.x) c.x = record.x;
+      if (scope === 1) c.self = 1;
+      await route(c);
+    }
+    return { record, changed: scope > 0 };
   };
   const activityOf = (s: StatusCode | null | undefined): Activity | null => (s === Status.ONLINE || s === Status.AWAY ? s : null);
 
@@ -100,7 +115,11 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
 
     async load(viewerId, ids) {
       const mine = viewerId !== null && opts.friendship ? friends.get(viewerId) : undefined;
-      return ids.map((id) => ({ record: records.get(id) ?? null, friend: mine?.has(id) ?? false }));
+      return ids.map((id) => ({
+        record: records.get(id) ?? null,
+        friend: mine?.has(id) ?? false,
+        hidden: viewerId !== null && viewerId !== id && (hiddenFrom.get(id)?.has(viewerId) ?? false),
+      }));
     },
 
     setStatus: (userId, status, target, ttlMs, nowMs) =>
@@ -161,9 +180,42 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
         return sticky;
       }),
 
+    setMessage: (userId, message, nowMs) => change(userId, nowMs, undefined, (s) => ({ ...s, message })),
+
+    async setPrivacy(userId, { nobody, hide, unhide }, maxHidden, nowMs) {
+      const set = hiddenFrom.get(userId) ?? new Set<string>();
+      const after = new Set(set);
+      for (const id of unhide) after.delete(id);
+      for (const id of hide) after.add(id);
+      if (after.size > maxHidden) throw new HiddenLimitError('hidden from too many users');
+      const unhidden = unhide.filter((id) => set.has(id));
+      const hidden = [...new Set(hide)].filter((id) => !set.has(id) || unhidden.includes(id));
+      if (after.size) hiddenFrom.set(userId, after);
+      else hiddenFrom.delete(userId);
+      const result = await change(userId, nowMs, undefined, (s) => ({ ...s, nobody: nobody ?? s.nobody, hides: after.size > 0 }));
+      // What a friendship removal (hide) or addition (unhide) would tell each of them.
+      const entries = [
+        ...unhidden.filter((id) => !after.has(id)).map((to) => ({ to, added: [userId], removed: [] })),
+        ...hidden.map((to) => ({ to, added: [], removed: [userId] })),
+      ];
+      if (entries.length) await bus.send(planFriendship(entries, routesOf));
+      return result;
+    },
+
+    async privacy(userId) {
+      return { nobody: records.get(userId)?.x?.nobody ?? false, hiddenFrom: [...(hiddenFrom.get(userId) ?? [])].sort() };
+    },
+
     async sweepDeadlines(nowMs) {
-      const due = [...sessions].filter(([, own]) => [...own.values()].some((s) => s.kind === 'deadline' && s.expiresAt <= Date.now()));
-      for (const [userId] of due) await change(userId, nowMs);
+      const now = Date.now();
+      const due = [...records.keys()].filter((userId) => {
+        const expiry = records.get(userId)?.x?.message?.expiresAt;
+        return (
+          (expiry != null && expiry <= now) ||
+          [...(sessions.get(userId)?.values() ?? [])].some((s) => s.kind === 'deadline' && s.expiresAt <= now)
+        );
+      });
+      for (const userId of due) await change(userId, nowMs);
       return due.length;
     },
 
@@ -171,7 +223,8 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
       let removed = 0;
       for (const [id, r] of records) {
         // A sticky BUSY/INVISIBLE is kept: forgetting it would bring an invisible user back visible.
-        if (r.status === Status.OFFLINE && !r.sticky && r.t < cutoffMs) {
+        // So is one with settings (a hidden-from set must outlive any absence).
+        if (r.status === Status.OFFLINE && !r.sticky && !r.x && !hiddenFrom.has(id) && r.t < cutoffMs) {
           records.delete(id);
           removed++;
         }

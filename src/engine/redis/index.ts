@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import { decodeRecord, type PresenceChange, type StatusCode, type StoredPresence } from '../../presence.js';
-import { FriendLimitError, SessionLimitError } from '../../errors.js';
-import type { Inbox, Outbox } from '../bus.js';
+import { decodeRecord, type Extras, type PresenceChange, type StatusCode, type StoredPresence } from '../../presence.js';
+import { FriendLimitError, HiddenLimitError, SessionLimitError } from '../../errors.js';
+import type { Inbox, Outbox, RoutedFriendship } from '../bus.js';
 import { friendshipEntries, planFriendship, planPresence } from '../routing.js';
 import type { ChangeResult, LoadedPresence, PresenceEngine } from '../types.js';
 import { batch, groupByNode, type Command, type RedisClient } from './connect.js';
@@ -43,8 +43,16 @@ const RETENTION_BATCH = 128;
 const ROUTE_BATCH = 50;
 
 type Arg = string | Buffer | number;
-/** PRESENCE's reply: changed, status, t, sticky, hidden moves, previous status (when changed). */
-type Reply = [number, number, string, number, number, number?];
+/**
+ * PRESENCE's reply: scope, status, t, sticky, h, previous status, v, flagged, nobody, message
+ * text, emoji, expiry, hides, then the ids whose hidden state changed ('+id' / '-id').
+ */
+type Reply = [number, number, string, number, number, number, number, number, number, string, string, string, number, ...string[]];
+/** A stored change to route, and whether its user hides from anyone (their set is read then). */
+interface Routable {
+  change: PresenceChange;
+  hides: boolean;
+}
 type Scripted = {
   presence(...args: Arg[]): Promise<Reply>;
   claimDue(key: string, ...args: Arg[]): Promise<string[]>;
@@ -61,7 +69,7 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
   const keys = createKeys(opts.prefix, opts.buckets);
   const define = (name: string, numberOfKeys: number | undefined, lua: string) =>
     (client as Redis).defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
-  define('presence', 4, PRESENCE);
+  define('presence', 6, PRESENCE);
   define('claimDue', 1, CLAIM_DUE);
   define('renewLease', 1, RENEW_LEASE);
   define('claimDead', 3, CLAIM_DEAD);
@@ -82,28 +90,48 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     Math.floor(nowMs),
     maxSessions,
   ];
-  const result = ([changed, status, t, sticky, h]: Reply): ChangeResult => {
-    if (changed === -1) throw new SessionLimitError(`at most ${maxSessions} device sessions per user`);
-    if (t === '0' && status === 0 && sticky === 0) return { changed: false, record: null };
+  /** The settings part of a reply, as presence.ts keeps them (absent when the user has none). */
+  const extrasOf = (r: Reply): Extras | undefined =>
+    r[7] === 1
+      ? {
+          v: r[6],
+          nobody: r[8] === 1,
+          message: r[9] === '' ? null : { text: r[9], emoji: r[10] || null, expiresAt: r[11] === '' ? null : Number(r[11]) },
+        }
+      : undefined;
+  const result = (reply: Reply): ChangeResult => {
+    const [scope, status, t, sticky, h] = reply;
+    if (scope === -1) throw new SessionLimitError(`at most ${maxSessions} device sessions per user`);
+    if (scope === -2) throw new HiddenLimitError('hidden from too many users');
+    const x = extrasOf(reply);
+    if (t === '0' && status === 0 && sticky === 0 && !x) return { changed: false, record: null };
     const record: StoredPresence = { status: status as StatusCode, t: Number(t), sticky: sticky as 0 };
     if (h > 0) record.h = h;
-    return { changed: changed === 1, record };
+    if (x) record.x = x;
+    return { changed: scope > 0, record };
   };
-  const changeOf = (userId: string, reply: Reply): PresenceChange | null =>
-    reply[0] === 1
-      ? {
-          userId,
-          prev: (reply[5] ?? 0) as StatusCode,
-          status: reply[1] as StatusCode,
-          t: Number(reply[2]),
-          ...(reply[4] ? { h: reply[4] } : {}),
-        }
-      : null;
+  const changeOf = (userId: string, reply: Reply): Routable | null => {
+    if (reply[0] <= 0) return null;
+    const x = extrasOf(reply);
+    const change: PresenceChange = { userId, prev: reply[5] as StatusCode, status: reply[1] as StatusCode, t: Number(reply[2]) };
+    if (reply[4]) change.h = reply[4];
+    if (x) change.x = x;
+    if (reply[0] === 1) change.self = 1;
+    return { change, hides: reply[12] === 1 };
+  };
   const run = async (op: string, userId: string, nowMs: number, ...rest: Arg[]) => {
     const reply = await scripted.presence(...presenceArgs(op, userId, nowMs), ...rest);
     const out = result(reply);
     const change = changeOf(userId, reply);
     if (change) await routeChanges([change]);
+    const hidden = reply.slice(13) as string[];
+    if (hidden.length) {
+      // What a friendship removal (hide) or addition (unhide) would tell each of them.
+      const entries: RoutedFriendship[] = hidden.map((h) =>
+        h[0] === '+' ? { to: h.slice(1), added: [], removed: [userId] } : { to: h.slice(1), added: [userId], removed: [] },
+      );
+      await routeEntries(entries);
+    }
     return out;
   };
 
@@ -116,31 +144,51 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     }
   };
   /**
-   * Routes stored changes: the users' friends (one pipeline), then the routes of every viewer and,
-   * under visibility 'everyone', who watches each user (one pipeline per Redis node), then one
-   * message per instance inbox. Three round trips after the write, whatever the friend count.
+   * Routes stored changes: the users' friends (and, for a user who hides from anyone, that set; one
+   * pipeline), then the routes of every viewer and, under visibility 'everyone', who watches each
+   * user (one pipeline per Redis node), then one message per instance inbox. Three round trips
+   * after the write, whatever the friend count. A change only the user may see goes to them alone.
    */
-  const routeChanges = (changes: PresenceChange[]) =>
+  const routeChanges = (routable: Routable[]) =>
     fanout(async () => {
-      const friendLists = (await batch(
-        client,
-        changes.map((c) => ['smembers', keys.friends(c.userId)] as Command),
-      )) as string[][];
-      const viewers = changes.map((c, i) => [...friendLists[i]!, c.userId]);
-      const distinct = [...new Set(viewers.flat())];
-      const commands: Command[] = distinct.map((v) => ['smembers', keys.routes(v)]);
       const watch = !opts.friendship;
-      if (watch) for (const c of changes) commands.push(['smembers', keys.watchers(c.userId)]);
+      const reads: Command[] = [];
+      for (const { change, hides } of routable) {
+        if (!change.self) reads.push(['smembers', keys.friends(change.userId)]);
+        if (hides && !change.self) reads.push(['smembers', keys.hiddenFrom(change.userId)]);
+      }
+      const lists = (await batch(client, reads)) as string[][];
+      let r = 0;
+      const changes = routable.map(({ change, hides }) => {
+        if (change.self) return { change, viewers: [change.userId] };
+        const friends = lists[r++]!;
+        if (!hides) return { change, viewers: [...friends, change.userId] };
+        const hiddenFrom = lists[r++]!;
+        const hidden = new Set(hiddenFrom);
+        // Instances watching the user regardless of friendship filter their viewers themselves.
+        if (watch) change.hiddenFrom = hiddenFrom;
+        return { change, viewers: [...friends.filter((f) => !hidden.has(f)), change.userId] };
+      });
+      const distinct = [...new Set(changes.flatMap((c) => c.viewers))];
+      const commands: Command[] = distinct.map((v) => ['smembers', keys.routes(v)]);
+      const watches = (c: (typeof changes)[number]) => watch && !c.change.self;
+      for (const c of changes) if (watches(c)) commands.push(['smembers', keys.watchers(c.change.userId)]);
       const replies = (await batch(client, commands)) as string[][];
       const routes = new Map(distinct.map((v, i) => [v, replies[i]!]));
-      const watchers = watch ? replies.slice(distinct.length) : [];
-      await bus.send(planPresence(changes, viewers, (v) => routes.get(v) ?? [], watchers));
+      let w = distinct.length;
+      const watchers = changes.map((c) => (watches(c) ? replies[w++]! : []));
+      await bus.send(
+        planPresence(
+          changes.map((c) => c.change),
+          changes.map((c) => c.viewers),
+          (v) => routes.get(v) ?? [],
+          watchers,
+        ),
+      );
     });
-  /** Routes a friendship change to both sides' instances. */
-  const routeFriendship = (userId: string, changed: string[], kind: 'added' | 'removed') =>
+  /** Sends friendship entries to the instances of their viewers. */
+  const routeEntries = (entries: RoutedFriendship[]) =>
     fanout(async () => {
-      if (changed.length === 0) return;
-      const entries = friendshipEntries(userId, changed, kind);
       const replies = (await batch(
         client,
         entries.map((e) => ['smembers', keys.routes(e.to)] as Command),
@@ -148,6 +196,10 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
       const routes = new Map(entries.map((e, i) => [e.to, replies[i]!]));
       await bus.send(planFriendship(entries, (v) => routes.get(v) ?? []));
     });
+  /** Routes a friendship change to both sides' instances. */
+  const routeFriendship = async (userId: string, changed: string[], kind: 'added' | 'removed') => {
+    if (changed.length) await routeEntries(friendshipEntries(userId, changed, kind));
+  };
   /** Adds or removes `instanceId` in each key's set, and the members in the instance's index. */
   const register = async (index: string, keyOf: (id: string) => string, instanceId: string, ids: readonly string[], held: boolean) => {
     if (ids.length === 0) return;
@@ -204,6 +256,36 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     return out;
   };
 
+  /**
+   * The settings of the flagged records among `out` (a message, privacy), and whether each hides
+   * from the viewer: one more round trip per node, only when a read meets such a user.
+   */
+  const readSettings = async (viewerId: string | null, ids: readonly string[], out: LoadedPresence[]) => {
+    const flagged = [...new Set(ids.filter((_, i) => out[i]!.record?.x))];
+    if (flagged.length === 0) return;
+    const commands: Command[] = [];
+    for (const id of flagged) {
+      commands.push(['hmget', keys.settings(id), 'mt', 'me', 'mx', 'p', 'v']);
+      if (viewerId !== null && viewerId !== id) commands.push(['sismember', keys.hiddenFrom(id), viewerId]);
+    }
+    const replies = await batch(client, commands);
+    const read = new Map<string, { x: Extras; hidden: boolean }>();
+    let r = 0;
+    for (const id of flagged) {
+      const [mt, me, mx, p, v] = replies[r++] as (string | null)[];
+      const hidden = viewerId !== null && viewerId !== id && replies[r++] === 1;
+      const message = mt ? { text: mt, emoji: me || null, expiresAt: mx ? Number(mx) : null } : null;
+      read.set(id, { x: { v: Number(v ?? 0), message, nobody: p === 'N' }, hidden });
+    }
+    ids.forEach((id, i) => {
+      const got = read.get(id);
+      if (!got) return;
+      // Each slot gets its own record: a DataLoader may hand the same id's object to two callers.
+      out[i]!.record = { ...out[i]!.record!, x: got.x };
+      out[i]!.hidden = got.hidden;
+    });
+  };
+
   return {
     kind: 'redis',
     keys,
@@ -236,6 +318,7 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
         const member = replies[r] as number[];
         member.forEach((m, i) => (out[i]!.friend = m === 1));
       }
+      await readSettings(viewerId, ids, out);
       return out;
     },
 
@@ -248,6 +331,35 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     takeOverSession: (userId, sessionId, owner, deadlineMs, nowMs) =>
       run('takeover', userId, nowMs, sessionId, owner, Math.floor(deadlineMs)),
     heartbeat: (userId, sessionId, ttlMs, nowMs) => run('beat', userId, nowMs, sessionId, ttlMs),
+
+    setMessage: (userId, message, nowMs) =>
+      run(
+        'message',
+        userId,
+        nowMs,
+        message?.text ?? '',
+        message?.emoji ?? '',
+        message?.expiresAt === null || !message ? '' : Math.floor(message.expiresAt),
+      ),
+    setPrivacy: (userId, change, maxHidden, nowMs) =>
+      run(
+        'privacy',
+        userId,
+        nowMs,
+        change.nobody === undefined ? '' : change.nobody ? 'N' : 'F',
+        maxHidden,
+        change.hide.length,
+        ...change.hide,
+        change.unhide.length,
+        ...change.unhide,
+      ),
+    async privacy(userId) {
+      const [p, hidden] = (await batch(client, [
+        ['hget', keys.settings(userId), 'p'],
+        ['smembers', keys.hiddenFrom(userId)],
+      ])) as [string | null, string[]];
+      return { nobody: p === 'N', hiddenFrom: hidden.sort() };
+    },
 
     async sweepDeadlines(nowMs) {
       // Every shard's index in one pipeline per node, then one re-evaluation per due user.

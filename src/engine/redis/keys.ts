@@ -10,6 +10,10 @@ import { bucketOf, packId } from '../../ids.js';
  *
  * - `<p>{<shard>}:<bucket>`       hash: packed user id -> `[h*10^15 +] t*32 + sticky*8 + status` (presence.ts)
  * - `<p>{<shard>}:s:<userId>`     hash: the user's live sessions (liveness, scripts.ts)
+ * - `<p>{<shard>}:x:<userId>`     hash: the user's settings, only while they have any: `mt` message
+ *                                 text, `me` emoji, `mx` expiry (ms), `p` 'N' for lastActive NOBODY,
+ *                                 `v` version offset (presence.ts Extras); the record is then flagged
+ * - `<p>{<shard>}:h:<userId>`     set: the ids the user hides from (setPrivacy hide)
  * - `<p>{<shard>}:dl`             sorted set: userId -> earliest session deadline (ms)
  * - `<p>{<shard>}:on`             counter: users of the shard present now
  * - `<p>{<shard>}:r:<userId>`     set: instance ids holding open subscriptions of the viewer (routes)
@@ -31,7 +35,10 @@ export interface RedisKeys {
   /** The hash key and field where a user's record lives. */
   locate(userId: string): { key: string; field: Buffer; bucket: number; shard: number };
   /** The keys of one user's state, in the order the presence script takes them. */
-  userKeys(userId: string): [bucket: string, sessions: string, deadlines: string, online: string];
+  userKeys(userId: string): [bucket: string, sessions: string, deadlines: string, online: string, settings: string, hiddenFrom: string];
+  /** The user's settings hash and hidden-from set (read only for a flagged record). */
+  settings(userId: string): string;
+  hiddenFrom(userId: string): string;
   bucketsOfShard(shard: number): string[];
   deadlines(shard: number): string;
   online(shard: number): string;
@@ -65,8 +72,11 @@ export function createKeys(prefix: string, buckets: number, shards = 1024): Redi
     locate,
     userKeys: (userId) => {
       const { key, shard } = locate(userId);
-      return [key, `${tag(shard)}:s:${userId}`, `${tag(shard)}:dl`, `${tag(shard)}:on`];
+      const t = tag(shard);
+      return [key, `${t}:s:${userId}`, `${t}:dl`, `${t}:on`, `${t}:x:${userId}`, `${t}:h:${userId}`];
     },
+    settings: (userId) => `${shardOf(userId)}:x:${userId}`,
+    hiddenFrom: (userId) => `${shardOf(userId)}:h:${userId}`,
     bucketsOfShard: (shard) => {
       const out: string[] = [];
       for (let b = shard; b < buckets; b += nShards) out.push(`${tag(shard)}:${b}`);

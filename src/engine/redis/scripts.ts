@@ -15,7 +15,8 @@
  * All keys share the shard's hash tag, so this runs on one Cluster slot. Deadlines use the Redis
  * server clock (TIME), so API instances with skewed clocks agree on when a session expires.
  *
- * KEYS: bucket hash, the user's session hash, the shard's deadline zset, the shard's online counter
+ * KEYS: bucket hash, the user's session hash, the shard's deadline zset, the shard's online counter,
+ *       the user's settings hash, the user's hidden-from set
  * ARGV: op, field, userId, now (API ms, for lastActiveAt), max sessions per user, then per op:
  *   open     sessionId, owner, status ('' = the device's previous status, else ONLINE)
  *   reopen   sessionId, owner, previous owner, status ('' = unknown)   (only if absent, lingering, or still ours)
@@ -24,20 +25,26 @@
  *   beat     sessionId, ttlMs                   (HTTP heartbeat; a no-op for a socket session)
  *   set      sessionId ('' = every session), status, ttlMs, owner ('' = HTTP)
  *   expire   (nothing: re-evaluate deadlines)
+ *   message  text ('' = clear), emoji ('' = none), expiresAt (ms, '' = none)
+ *   privacy  lastActive ('' = unchanged, 'F' FRIENDS, 'N' NOBODY), max hidden, n, n ids to hide, m, m ids to unhide
  * A socket owner is one connection (`<instanceId>:<n>`), so two sockets of one device on one
  * instance never end each other's session.
  * Session values: 'w' .. status .. owner (socket) | 'd' .. status .. expiresAt (deadline).
  * The record is `h * 10^15 + t * 32 + sticky bits * 8 + status` (presence.ts decodeRecord and
- * nextRecord): `h` counts the moves between OFFLINE and INVISIBLE since `t`, which only the user
- * sees; it is split off as decimal digits because the whole exceeds a double's 2^53.
- * Returns { changed (0|1), status, t, sticky code (0|3|4), h, previous status (when changed) },
- * or { -1 } when the op would create
- * a session beyond the user's maximum (nothing is written then).
+ * nextState): `h` counts the changes since `t` which only the user sees; it is split off as
+ * decimal digits because the whole exceeds a double's 2^53. A trailing '+' flags a user with
+ * settings (a message, lastActive, a version offset `v`: the settings hash; or a hidden-from set):
+ * only such users cost a read of them. A message's expiry counts among the user's deadlines.
+ * Returns { scope (0 none, 1 the user alone, 2 everyone who may see them), status, t, sticky code
+ * (0|3|4), h, previous status, v, flagged (0|1), nobody (0|1), message text, emoji, expiresAt
+ * ('' when none), hides (0|1), then the ids whose hidden state changed, as '+id' or '-id' },
+ * or { -1 } when the op would create a session beyond the user's maximum, or { -2 } when it would
+ * hide from more than the maximum (nothing is written then).
  */
 export const PRESENCE = `
 local OFFLINE, INVISIBLE = 0, 4
 local HIDDEN_DIGITS, MAX_HIDDEN = 15, 9000 -- presence.ts HIDDEN_DIGITS, MAX_HIDDEN_CHANGES
-local B, S, D, C = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local B, S, D, C, X, H = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local op, field, uid = ARGV[1], ARGV[2], ARGV[3]
 local now = tonumber(ARGV[4])
 local tm = redis.call('TIME')
@@ -45,6 +52,11 @@ local rnow = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
 
 local raw = redis.call('HGET', B, field)
 local prevStatus, prevSticky, prevT, prevH = 0, 0, 0, 0
+local flagged = false
+if raw and raw:sub(-1) == '+' then
+  flagged = true
+  raw = raw:sub(1, -2)
+end
 if raw then
   local v
   if #raw > HIDDEN_DIGITS then
@@ -60,6 +72,15 @@ if raw then
 end
 local sticky = prevSticky
 local maxSessions = tonumber(ARGV[5])
+
+-- Settings (presence.ts Extras): read only for a flagged user.
+local mt, me, mx, nobody, v = '', '', '', false, 0
+if flagged then
+  local x = redis.call('HMGET', X, 'mt', 'me', 'mx', 'p', 'v')
+  mt, me, mx, nobody, v = x[1] or '', x[2] or '', x[3] or '', x[4] == 'N', tonumber(x[5]) or 0
+end
+local prevMt, prevMe, prevMx, prevNobody = mt, me, mx, nobody
+local hidChanged = {}
 
 local function put(sid, kind, st, x)
   if redis.call('HEXISTS', S, sid) == 0 and redis.call('HLEN', S) >= maxSessions then
@@ -101,12 +122,40 @@ local ok, err = pcall(function()
       elseif kind == 'd' or ARGV[9] == '' then put(sid, 'd', activity or st or 1, string.format('%d', rnow + tonumber(ARGV[8])))
       else put(sid, 'w', activity or 1, ARGV[9]) end
     end
+  elseif op == 'message' then
+    mt, me, mx = ARGV[6], ARGV[7], ARGV[8]
+    if mt == '' then me, mx = '', '' end
+  elseif op == 'privacy' then
+    if ARGV[6] ~= '' then nobody = ARGV[6] == 'N' end
+    local a = 8
+    local hide = {unpack(ARGV, a + 1, a + tonumber(ARGV[a]))}
+    a = a + tonumber(ARGV[a]) + 1
+    local unhide = {unpack(ARGV, a + 1, a + tonumber(ARGV[a]))}
+    local fresh = 0
+    if #hide > 0 then
+      local member = redis.call('SMISMEMBER', H, unpack(hide))
+      for i = 1, #hide do if member[i] == 0 then fresh = fresh + 1 end end
+    end
+    if #unhide > 0 then
+      local member = redis.call('SMISMEMBER', H, unpack(unhide))
+      for i = 1, #unhide do if member[i] == 1 then fresh = fresh - 1 end end
+    end
+    if redis.call('SCARD', H) + fresh > tonumber(ARGV[7]) then error('hidden limit') end
+    for i = 1, #unhide do
+      if redis.call('SREM', H, unhide[i]) == 1 then table.insert(hidChanged, '-' .. unhide[i]) end
+    end
+    for i = 1, #hide do
+      if redis.call('SADD', H, hide[i]) == 1 then table.insert(hidChanged, '+' .. hide[i]) end
+    end
   end
 end)
 if not ok then
   if string.find(tostring(err), 'session limit') then return {-1, 0, '0', 0, 0} end
+  if string.find(tostring(err), 'hidden limit') then return {-2, 0, '0', 0, 0} end
   error(err)
 end
+-- An expired message goes (the sweeper runs 'expire' at its moment: it is among the deadlines).
+if mx ~= '' and tonumber(mx) <= rnow then mt, me, mx = '', '', '' end
 
 local all = redis.call('HGETALL', S)
 local present, online, earliest = false, false, nil
@@ -121,37 +170,72 @@ for i = 1, #all, 2 do
     if kind == 'd' and (not earliest or tonumber(x) < earliest) then earliest = tonumber(x) end
   end
 end
+if mx ~= '' and (not earliest or tonumber(mx) < earliest) then earliest = tonumber(mx) end
 if earliest then redis.call('ZADD', D, earliest, uid) else redis.call('ZREM', D, uid) end
 
 local status = 0
 if present then
   if sticky ~= 0 then status = sticky elseif online then status = 1 else status = 2 end
 end
-if raw and status == prevStatus and sticky == prevSticky then return {0, status, string.format('%d', prevT), sticky, prevH} end
-if not raw and status == OFFLINE and sticky == 0 then return {0, 0, '0', 0, 0} end
-
--- presence.ts nextRecord: a visible change moves t past every version anyone has read; a move
--- between OFFLINE and INVISIBLE leaves t (all that friends read) alone and counts in h.
-local t, h = prevT, prevH
-if not raw then
-  if status == INVISIBLE then t, h = 0, 1 else t = now end
-elseif status ~= prevStatus then
-  if (prevStatus == INVISIBLE and status == OFFLINE) or (prevStatus == OFFLINE and status == INVISIBLE) then
-    h = math.min(prevH + 1, MAX_HIDDEN)
-  else
-    t, h = math.max(now, prevT + prevH + 1), 0
-  end
+local hides = (flagged or #hidChanged > 0) and redis.call('EXISTS', H) == 1
+local msgChanged = mt ~= prevMt or me ~= prevMe or mx ~= prevMx
+local privChanged = nobody ~= prevNobody
+local function reply(scope, t, h, prev)
+  local out = {scope, status, t, sticky, h, prev, v, flagged and 1 or 0, nobody and 1 or 0, mt, me, mx, hides and 1 or 0}
+  for _, id in ipairs(hidChanged) do table.insert(out, id) end
+  return out
 end
+if raw and status == prevStatus and sticky == prevSticky and not msgChanged and not privChanged and #hidChanged == 0 then
+  return reply(0, string.format('%d', prevT), prevH, prevStatus)
+end
+if not raw and status == OFFLINE and sticky == 0 and mt == '' and not nobody and not hides then
+  return reply(0, '0', 0, 0)
+end
+
+-- presence.ts nextState: a visible status change moves t past every version anyone has read; a
+-- move between OFFLINE and INVISIBLE leaves t (all that friends read) alone and counts in h; a
+-- settings change others see counts in v, one only the user sees in h.
+local function isShown(s) return s ~= OFFLINE and s ~= INVISIBLE end
+local t, h, scope = prevT, prevH, 0
+if not raw then
+  if status == INVISIBLE then t, h, scope = 0, 1, 1
+  elseif status ~= OFFLINE then t, scope = now, 2
+  elseif msgChanged or privChanged then h, scope = 1, 1 end
+elseif status ~= prevStatus and not ((prevStatus == INVISIBLE and status == OFFLINE) or (prevStatus == OFFLINE and status == INVISIBLE)) then
+  t, h, v, scope = math.max(now, prevT + v + prevH + 1), 0, 0, 2
+elseif (msgChanged and isShown(status)) or (privChanged and (isShown(status) or prevT > 0)) then
+  v, scope = v + 1, 2
+elseif status ~= prevStatus or msgChanged or privChanged then
+  h, scope = math.min(prevH + 1, MAX_HIDDEN), 1
+end
+
+-- The settings hash holds what is set; it goes when nothing is (v included).
+if mt ~= '' or nobody or v > 0 then
+  local fields = {'v', string.format('%d', v)}
+  if mt ~= '' then
+    table.insert(fields, 'mt'); table.insert(fields, mt)
+    if me ~= '' then table.insert(fields, 'me'); table.insert(fields, me) end
+    if mx ~= '' then table.insert(fields, 'mx'); table.insert(fields, mx) end
+  end
+  if nobody then table.insert(fields, 'p'); table.insert(fields, 'N') end
+  redis.call('DEL', X)
+  redis.call('HSET', X, unpack(fields))
+  flagged = true
+else
+  if flagged then redis.call('DEL', X) end
+  flagged = hides
+end
+
 local bits = 0
 if sticky == 3 then bits = 1 elseif sticky == 4 then bits = 2 end
 local value = t * 32 + bits * 8 + status
 if h > 0 then value = string.format('%d%0' .. HIDDEN_DIGITS .. 'd', h, value) else value = string.format('%d', value) end
+if flagged then value = value .. '+' end
 redis.call('HSET', B, field, value)
-local ts = string.format('%d', t)
-if status == prevStatus then return {0, status, ts, sticky, h} end
-
-if prevStatus == OFFLINE then redis.call('INCR', C) elseif status == OFFLINE then redis.call('DECR', C) end
-return {1, status, ts, sticky, h, prevStatus}
+if status ~= prevStatus then
+  if prevStatus == OFFLINE then redis.call('INCR', C) elseif status == OFFLINE then redis.call('DECR', C) end
+end
+return reply(scope, string.format('%d', t), h, prevStatus)
 `;
 
 /**
