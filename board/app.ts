@@ -127,6 +127,12 @@ function renderMe() {
   if (!me) return;
   ui.meName.textContent = me.userId;
   for (const input of ui.picker.querySelectorAll<HTMLInputElement>('input[name=status]')) input.checked = input.value === me.status;
+  // The editor shows the message the server holds (set here or on another device), unless it is
+  // being edited.
+  if (!ui.messageForm.contains(document.activeElement)) {
+    ui.messageText.value = me.statusMessage?.text ?? '';
+    ui.messageEmoji.value = me.statusMessage?.emoji ?? '';
+  }
 }
 
 function renderConnection() {
@@ -207,11 +213,10 @@ ui.messageForm.addEventListener('submit', async (event) => {
   const emoji = ui.messageEmoji.value.trim();
   const ms = Number(ui.messageExpiry.value);
   try {
-    await saveStatusMessage(client, {
-      text: text || null,
-      emoji: emoji || null,
-      expiresAt: text && ms > 0 ? new Date(Date.now() + ms).toISOString() : null,
-    });
+    // An empty text clears the message (the server takes no emoji or expiry without a text).
+    await client.setStatusMessage(
+      text ? { text, emoji: emoji || null, expiresAt: ms > 0 ? new Date(Date.now() + ms) : null } : { text: null },
+    );
   } catch (err) {
     ui.meError.textContent = `Could not save your message: ${(err as Error).message}`;
   }
@@ -221,7 +226,7 @@ ui.messageClear.addEventListener('click', async () => {
   if (!client) return;
   ui.meError.textContent = '';
   try {
-    await saveStatusMessage(client, { text: null, emoji: null, expiresAt: null });
+    await client.setStatusMessage({ text: null });
     ui.messageText.value = '';
     ui.messageEmoji.value = '';
     ui.messageExpiry.value = '';
@@ -264,11 +269,12 @@ try {
   sessionStorage.removeItem(STORAGE_KEY);
 }
 
-/** The status message's text as a row shows it (with its emoji), or null. Filled in with issue 13. */
-function statusMessageOf(_p: Presence): string | null {
-  return null;
-}
-
-async function saveStatusMessage(_c: PresenceClient, _m: { text: string | null; emoji: string | null; expiresAt: string | null }) {
-  throw new Error('this server has no status messages yet');
+/**
+ * The status message as a row shows it, emoji first, or null. One past its expiry is hidden here
+ * too: the server sends no event when a message expires, and rows are redrawn every 15 s.
+ */
+function statusMessageOf(p: Presence): string | null {
+  const m = p.statusMessage;
+  if (!m || (m.expiresAt && Date.parse(m.expiresAt) <= Date.now())) return null;
+  return m.emoji ? `${m.emoji} ${m.text}` : m.text;
 }

@@ -1,5 +1,5 @@
 import { DEFAULT_BACKOFF } from './backoff.js';
-import type { Presence, PresenceStatus } from './documents.js';
+import type { Presence, PresenceStatus, StatusMessageInput } from './documents.js';
 import { PresenceClientError } from './errors.js';
 import { createHttpTransport } from './http.js';
 import { createSocketTransport, type NetworkEvents, type Transport } from './socket.js';
@@ -77,6 +77,13 @@ export interface PresenceClient {
   onChange(listener: Listener): () => void;
   /** Sets the viewer's status (over the socket, or HTTP); resolves with it as the server returned it. */
   setStatus(status: PresenceStatus): Promise<Presence>;
+  /**
+   * Sets the viewer's status message, or clears it with `{ text: null }`; resolves with the viewer's
+   * presence. Friends see it while the viewer is present. Rejects like setStatus (BAD_USER_INPUT
+   * in `serverCode` for a text over 140 characters, an emoji that is not one emoji, an expiry past
+   * 30 days).
+   */
+  setStatusMessage(message: StatusMessageInput): Promise<Presence>;
   /** Closes the socket (the device session then ends after the server's grace) and stops every timer. */
   close(): Promise<void>;
 }
@@ -170,6 +177,8 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
     },
     onChange: (listener) => state.subscribe(listener),
     setStatus: (status) => transport.setStatus(status),
+    setStatusMessage: ({ text, emoji = null, expiresAt = null }) =>
+      transport.setStatusMessage({ text, emoji, expiresAt: expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt }),
     close: async () => {
       await transport.close();
       tokens.close();

@@ -8,14 +8,33 @@
 
 export type PresenceStatus = 'ONLINE' | 'AWAY' | 'BUSY' | 'INVISIBLE' | 'OFFLINE';
 
+/** A line of text a user shows beside their status (the schema's `StatusMessage`). */
+export interface StatusMessage {
+  readonly text: string;
+  /** Exactly one emoji, or null. */
+  readonly emoji: string | null;
+  /** ISO-8601 UTC; the message disappears for everyone then (no event is sent); null: until cleared. */
+  readonly expiresAt: string | null;
+}
+
 /** A user as the viewer is allowed to see them (the schema's `Presence`). */
 export interface Presence {
   readonly userId: string;
   readonly status: PresenceStatus;
   /** ISO-8601 UTC; now while online, when they went offline afterwards; null if unknown or hidden. */
   readonly lastActiveAt: string | null;
+  /** Null when none, expired, or not visible (others see it only while the user is present). */
+  readonly statusMessage: StatusMessage | null;
   /** Grows with every change of this user; 0 when nothing may be shown. */
   readonly version: number;
+}
+
+/** What setStatusMessage takes: `text: null` clears the message (then emoji and expiresAt must be null too). */
+export interface StatusMessageInput {
+  text: string | null;
+  emoji?: string | null;
+  /** When it disappears; at most 30 days ahead. */
+  expiresAt?: Date | string | null;
 }
 
 /** A GraphQL document with its result and variables types attached (types only, nothing at run time). */
@@ -29,7 +48,7 @@ export interface TypedDocument<TResult, TVariables extends Record<string, unknow
 export type ResultOf<D> = D extends TypedDocument<infer R, Record<string, unknown>> ? R : never;
 export type VariablesOf<D> = D extends TypedDocument<unknown, infer V> ? V : never;
 
-const fields = 'userId status lastActiveAt version';
+const fields = 'userId status lastActiveAt version statusMessage { text emoji expiresAt }';
 
 const doc = <R, V extends Record<string, unknown> = Record<string, never>>(operationName: string, query: string): TypedDocument<R, V> =>
   Object.freeze({ query, operationName });
@@ -41,6 +60,14 @@ export const ClientMeDocument = doc<{ me: Presence }>('Me', `query Me { me { ${f
 export const ClientSetPresenceDocument = doc<{ setPresence: Presence }, { status: PresenceStatus; deviceId?: string | null }>(
   'SetPresence',
   `mutation SetPresence($status: PresenceStatus!, $deviceId: String) { setPresence(status: $status, deviceId: $deviceId) { ${fields} } }`,
+);
+
+export const ClientSetStatusMessageDocument = doc<
+  { setStatusMessage: Presence },
+  { text: string | null; emoji?: string | null; expiresAt?: string | null }
+>(
+  'SetStatusMessage',
+  `mutation SetStatusMessage($text: String, $emoji: String, $expiresAt: DateTime) { setStatusMessage(text: $text, emoji: $emoji, expiresAt: $expiresAt) { ${fields} } }`,
 );
 
 export const ClientHeartbeatDocument = doc<{ heartbeat: Presence }, { deviceId: string }>(
@@ -68,6 +95,7 @@ export const clientDocuments: readonly TypedDocument<unknown, Record<string, unk
   ClientFriendsDocument,
   ClientMeDocument,
   ClientSetPresenceDocument,
+  ClientSetStatusMessageDocument,
   ClientHeartbeatDocument,
   ClientFriendPresenceChangedDocument,
   ClientPresenceChangedDocument,

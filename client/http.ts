@@ -1,5 +1,11 @@
 import { fullJitterDelay, jitteredInterval, type BackoffOptions } from './backoff.js';
-import { ClientFriendsDocument, ClientHeartbeatDocument, ClientSetPresenceDocument, type TypedDocument } from './documents.js';
+import {
+  ClientFriendsDocument,
+  ClientHeartbeatDocument,
+  ClientSetPresenceDocument,
+  ClientSetStatusMessageDocument,
+  type TypedDocument,
+} from './documents.js';
 import { PresenceClientError } from './errors.js';
 import { graphQLError } from './operations.js';
 import type { Transport } from './socket.js';
@@ -140,6 +146,12 @@ export function createHttpTransport(
       const { setPresence } = await request(ClientSetPresenceDocument, { status, deviceId: opts.deviceId });
       state.applyMe(setPresence);
       return setPresence;
+    },
+    async setStatusMessage(message) {
+      if (closed) throw new PresenceClientError('CLOSED', 'the client is closed');
+      const { setStatusMessage } = await request(ClientSetStatusMessageDocument, message);
+      state.applyMe(setStatusMessage);
+      return setStatusMessage;
     },
     async close() {
       closed = true;

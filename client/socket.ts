@@ -6,12 +6,16 @@ import {
   ClientMeDocument,
   ClientPresenceChangedDocument,
   ClientSetPresenceDocument,
+  ClientSetStatusMessageDocument,
   type Presence,
   type PresenceStatus,
 } from './documents.js';
 import { CloseCodes, PresenceClientError } from './errors.js';
 import { closeError, runOnSocket } from './operations.js';
 import type { State } from './store.js';
+import type { VariablesOf } from './documents.js';
+
+export type StatusMessageVariables = VariablesOf<typeof ClientSetStatusMessageDocument>;
 import type { TokenSource } from './tokens.js';
 
 export interface SocketTransportOptions {
@@ -33,6 +37,7 @@ export type NetworkEvents = Pick<EventTarget, 'addEventListener' | 'removeEventL
 
 export interface Transport {
   setStatus(status: PresenceStatus): Promise<Presence>;
+  setStatusMessage(message: StatusMessageVariables): Promise<Presence>;
   close(): Promise<void>;
 }
 
@@ -270,17 +275,26 @@ export function createSocketTransport(
   opts.network?.addEventListener('offline', offline);
   opts.network?.addEventListener('online', online);
 
+  /** The open socket's client, for a mutation: not queued while the socket is down. */
+  const connected = (): Client => {
+    if (closed) throw new PresenceClientError('CLOSED', 'the client is closed');
+    if (!conn?.connected) throw new PresenceClientError('NOT_CONNECTED', `not connected (${state.connection}); try again once connected`);
+    return conn.client;
+  };
+
   void open();
 
   return {
     async setStatus(status) {
-      const c = conn;
-      if (closed) throw new PresenceClientError('CLOSED', 'the client is closed');
-      if (!c?.connected) throw new PresenceClientError('NOT_CONNECTED', `not connected (${state.connection}); try again once connected`);
-      const { setPresence } = await runOnSocket(c.client, ClientSetPresenceDocument, { status });
+      const { setPresence } = await runOnSocket(connected(), ClientSetPresenceDocument, { status });
       if (status === 'ONLINE' || status === 'AWAY') deviceStatus = status;
       state.applyMe(setPresence);
       return setPresence;
+    },
+    async setStatusMessage(message) {
+      const { setStatusMessage } = await runOnSocket(connected(), ClientSetStatusMessageDocument, message);
+      state.applyMe(setStatusMessage);
+      return setStatusMessage;
     },
     async close() {
       if (closed) return;

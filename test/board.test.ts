@@ -31,6 +31,16 @@ describe('the board in Chromium', () => {
   const row = (page: Page, userId: string) => page.locator(`li[data-user-id="${userId}"]`);
   const shownStatus = (page: Page, userId: string) => row(page, userId).locator('.status').innerText();
   const pick = (page: Page, label: string) => page.getByRole('radio', { name: label }).check();
+  const shownMessage = async (page: Page, userId: string) => {
+    const m = row(page, userId).locator('.message');
+    return (await m.count()) ? m.innerText() : null;
+  };
+  const saveMessage = async (page: Page, text: string, emoji = '', expiry = 'never') => {
+    await page.getByLabel('Emoji').fill(emoji);
+    await page.getByLabel('Message', { exact: true }).fill(text);
+    await page.getByLabel('Clear it').selectOption({ label: expiry });
+    await page.getByRole('button', { name: 'Save message' }).click();
+  };
 
   beforeAll(async () => {
     // No JWT_SECRET: the development secret, so the development sign-in is on.
@@ -52,6 +62,18 @@ describe('the board in Chromium', () => {
     await expect.poll(() => shownStatus(alice, 'bob')).toBe('Busy');
     await expect.poll(() => alice.locator('#announcer').innerText()).toBe('bob is now Busy.');
     expect(await bob.locator('#me-error').innerText()).toBe('');
+  });
+
+  it("shows a friend's status message live, with its emoji, and its clearing", async () => {
+    await saveMessage(bob, 'Lunch', '🍕', 'in 30 minutes');
+    await expect.poll(() => shownMessage(alice, 'bob')).toBe('🍕 Lunch');
+    await expect.poll(() => alice.locator('#announcer').innerText()).toBe('bob: 🍕 Lunch');
+    expect(await bob.getByLabel('Message', { exact: true }).inputValue()).toBe('Lunch');
+    await bob.getByRole('button', { name: 'Clear message' }).click();
+    await expect.poll(() => shownMessage(alice, 'bob')).toBeNull();
+    // A message the server refuses says why, beside the editor.
+    await saveMessage(bob, 'Hi', 'xx');
+    await expect.poll(() => bob.locator('#me-error').innerText()).toMatch(/exactly one emoji/);
   });
 
   it('works the status picker with the keyboard alone', async () => {
@@ -76,13 +98,16 @@ describe('the board in Chromium', () => {
     await alice.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
     await aliceContext.setOffline(true);
     await expect.poll(() => alice.locator('#connection').innerText()).toMatch(/reconnecting/);
-    await pick(bob, 'Away');
     await pick(bob, 'Busy');
+    await saveMessage(bob, 'In a meeting');
+    await expect.poll(() => bob.getByLabel('Message', { exact: true }).inputValue()).toBe('In a meeting');
     await new Promise((r) => setTimeout(r, 500));
     expect(await shownStatus(alice, 'bob')).toBe('Online'); // nothing reaches a page that is offline
+    expect(await shownMessage(alice, 'bob')).toBeNull();
     await aliceContext.setOffline(false);
     await expect.poll(() => alice.locator('#connection').innerText()).toBe('Live as alice');
     await expect.poll(() => shownStatus(alice, 'bob')).toBe('Busy');
+    await expect.poll(() => shownMessage(alice, 'bob')).toBe('In a meeting');
     expect(await alice.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true); // the same page
   });
 

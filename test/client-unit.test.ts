@@ -20,6 +20,7 @@ const p = (userId: string, version: number, status: Presence['status'] = 'ONLINE
   userId,
   status,
   lastActiveAt: null,
+  statusMessage: null,
   version,
 });
 

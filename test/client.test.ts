@@ -164,6 +164,27 @@ describe('client library against a real server', () => {
     await waitFor(() => status(A, b!) === 'ONLINE');
   });
 
+  it("sets and clears the viewer's status message; a friend sees it live; a bad one is a coded error", async () => {
+    const [a, b] = users('a', 'b');
+    await befriend(a!, [b!]);
+    const { client: A } = connect({ token: await srv.token(a!) });
+    const { client: B, errors } = connect({ token: await srv.token(b!) });
+    await waitFor(() => A.connection === 'connected' && B.connection === 'connected' && B.me !== null && A.friends.has(b!));
+    const expiresAt = new Date(Date.now() + 60_000);
+    const set = await B.setStatusMessage({ text: 'Lunch', emoji: '🍕', expiresAt });
+    expect(set.statusMessage).toEqual({ text: 'Lunch', emoji: '🍕', expiresAt: expiresAt.toISOString() });
+    expect(B.me?.statusMessage?.text).toBe('Lunch');
+    await waitFor(() => A.friends.get(b!)?.statusMessage?.text === 'Lunch');
+    await expect(B.setStatusMessage({ text: 'x', emoji: 'not an emoji' })).rejects.toMatchObject({
+      code: 'GRAPHQL_ERROR',
+      details: { serverCode: 'BAD_USER_INPUT' },
+    });
+    await B.setStatusMessage({ text: null });
+    await waitFor(() => A.friends.get(b!)?.statusMessage === null);
+    expect(B.me?.statusMessage).toBeNull();
+    expect(errors).toEqual([]);
+  });
+
   it('a socket that stops answering pings is given up and replaced, and what it missed is read again', async () => {
     const [a, b] = users('a', 'b');
     await befriend(a!, [b!]);
