@@ -1,3 +1,4 @@
+import { createActivityThrottle, listenForActivity, type EventSource } from './activity.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import type { Presence, PresenceStatus, StatusMessageInput } from './documents.js';
 import { PresenceClientError } from './errors.js';
@@ -59,6 +60,15 @@ export interface PresenceClientOptions {
    * @default window in a browser, null elsewhere
    */
   networkEvents?: NetworkEvents | null;
+  /**
+   * Where input events come from: each one is activity, reported to the server (`reportActivity`,
+   * throttled) so that it can turn this device AWAY by itself when they stop. null: none (call
+   * `reportActivity()` yourself, e.g. from a native app's input handler).
+   * @default document in a browser, null elsewhere
+   */
+  activityEvents?: EventSource | null;
+  /** At most one activity report per this long, each window lengthened by up to 25 % at random. @default 5_000 // 5 s */
+  activityThrottleMs?: number;
   /** Every error: the fatal one that stops the client, and the ones it recovers from. */
   onError?: (error: PresenceClientError) => void;
   /** The random source of every jitter (tests pin it). @default Math.random */
@@ -84,6 +94,11 @@ export interface PresenceClient {
    * 30 days).
    */
   setStatusMessage(message: StatusMessageInput): Promise<Presence>;
+  /**
+   * The person is active on this device (throttled to one report per `activityThrottleMs`;
+   * dropped while disconnected). In a browser the page's input events call it already.
+   */
+  reportActivity(): void;
   /** Closes the socket (the device session then ends after the server's grace) and stops every timer. */
   close(): Promise<void>;
 }
@@ -162,6 +177,8 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
           report,
         );
 
+  const activity = createActivityReports(transport, report, options, random);
+
   return {
     get friends() {
       return state.friends;
@@ -179,7 +196,9 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
     setStatus: (status) => transport.setStatus(status),
     setStatusMessage: ({ text, emoji = null, expiresAt = null }) =>
       transport.setStatusMessage({ text, emoji, expiresAt: expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt }),
+    reportActivity: activity.report,
     close: async () => {
+      activity.stop();
       await transport.close();
       tokens.close();
     },
@@ -197,6 +216,28 @@ function endpoints(options: PresenceClientOptions): { httpUrl: string; wsUrl: st
   const ws = new URL(url);
   ws.protocol = secure ? 'wss:' : 'ws:';
   return { httpUrl: http.toString(), wsUrl: options.wsUrl ?? ws.toString() };
+}
+
+/** Throttled activity reports, fed by the page's input events in a browser. */
+function createActivityReports(
+  transport: Transport,
+  report: (e: PresenceClientError) => void,
+  options: PresenceClientOptions,
+  random: () => number,
+): { report(): void; stop(): void } {
+  /** Set when the server has no `reportActivity` (one older than issue 13): reports stop quietly. */
+  let unsupported = false;
+  const send = () => {
+    if (unsupported) return;
+    transport.reportActivity().catch((err: PresenceClientError) => {
+      if (err.details?.serverCode === 'GRAPHQL_VALIDATION_FAILED') unsupported = true;
+      else if (err.code !== 'CONNECTION_LOST' && err.code !== 'CLOSED') report(err); // a lost socket is reported already
+    });
+  };
+  const throttled = createActivityThrottle(send, { throttleMs: options.activityThrottleMs ?? 5_000, jitter: 0.25, random });
+  const source = options.activityEvents === undefined ? (browserWindow()?.document ?? null) : options.activityEvents;
+  const stop = source ? listenForActivity(source, throttled) : () => {};
+  return { report: throttled, stop };
 }
 
 /** The page's window when running in a browser (it has 'online', 'offline' and input events). */

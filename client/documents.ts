@@ -70,6 +70,15 @@ export const ClientSetStatusMessageDocument = doc<
   `mutation SetStatusMessage($text: String, $emoji: String, $expiresAt: DateTime) { setStatusMessage(text: $text, emoji: $emoji, expiresAt: $expiresAt) { ${fields} } }`,
 );
 
+/**
+ * The person is using this device (input events, throttled): the server's automatic away counts
+ * from the last one. Over a socket the socket's device is meant; over HTTP the client's deviceId.
+ */
+export const ClientReportActivityDocument = doc<{ reportActivity: Presence }, { deviceId?: string | null }>(
+  'ReportActivity',
+  `mutation ReportActivity($deviceId: String) { reportActivity(deviceId: $deviceId) { ${fields} } }`,
+);
+
 export const ClientHeartbeatDocument = doc<{ heartbeat: Presence }, { deviceId: string }>(
   'Heartbeat',
   `mutation Heartbeat($deviceId: String!) { heartbeat(deviceId: $deviceId) { ${fields} } }`,
@@ -90,7 +99,11 @@ export const ClientPresenceChangedDocument = doc<{ presenceChanged: Presence }, 
   `subscription PresenceChanged($ids: [ID!]!, $since: Float) { presenceChanged(ids: $ids, since: $since) { ${fields} } }`,
 );
 
-/** Every document above, for the drift test. */
+/**
+ * Every document above, for the drift test. ClientReportActivityDocument is left out until the
+ * printed schema has `reportActivity` (issue 13, still being built): until then the client turns
+ * activity reporting off when a server refuses the document (GRAPHQL_VALIDATION_FAILED).
+ */
 export const clientDocuments: readonly TypedDocument<unknown, Record<string, unknown>>[] = [
   ClientFriendsDocument,
   ClientMeDocument,

@@ -2,6 +2,7 @@ import { fullJitterDelay, jitteredInterval, type BackoffOptions } from './backof
 import {
   ClientFriendsDocument,
   ClientHeartbeatDocument,
+  ClientReportActivityDocument,
   ClientSetPresenceDocument,
   ClientSetStatusMessageDocument,
   type TypedDocument,
@@ -152,6 +153,12 @@ export function createHttpTransport(
       const { setStatusMessage } = await request(ClientSetStatusMessageDocument, message);
       state.applyMe(setStatusMessage);
       return setStatusMessage;
+    },
+    async reportActivity() {
+      if (closed) return null;
+      const { reportActivity } = await request(ClientReportActivityDocument, { deviceId: opts.deviceId });
+      state.applyMe(reportActivity);
+      return reportActivity;
     },
     async close() {
       closed = true;

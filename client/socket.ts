@@ -5,6 +5,7 @@ import {
   ClientFriendsDocument,
   ClientMeDocument,
   ClientPresenceChangedDocument,
+  ClientReportActivityDocument,
   ClientSetPresenceDocument,
   ClientSetStatusMessageDocument,
   type Presence,
@@ -38,6 +39,8 @@ export type NetworkEvents = Pick<EventTarget, 'addEventListener' | 'removeEventL
 export interface Transport {
   setStatus(status: PresenceStatus): Promise<Presence>;
   setStatusMessage(message: StatusMessageVariables): Promise<Presence>;
+  /** Tells the server the person is active on this device; null when there is no connection to tell it on (not queued). */
+  reportActivity(): Promise<Presence | null>;
   close(): Promise<void>;
 }
 
@@ -295,6 +298,13 @@ export function createSocketTransport(
       const { setStatusMessage } = await runOnSocket(connected(), ClientSetStatusMessageDocument, message);
       state.applyMe(setStatusMessage);
       return setStatusMessage;
+    },
+    async reportActivity() {
+      // Over a socket the activity is the socket's device's: no deviceId.
+      if (closed || !conn?.connected) return null;
+      const { reportActivity } = await runOnSocket(conn.client, ClientReportActivityDocument, {});
+      state.applyMe(reportActivity);
+      return reportActivity;
     },
     async close() {
       if (closed) return;

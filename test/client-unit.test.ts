@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   applyEvents,
   backoffCeiling,
+  createActivityThrottle,
+  listenForActivity,
   clientDocuments,
   decodeJwtPayload,
   fullJitterDelay,
@@ -189,5 +191,47 @@ describe('client documents', () => {
       expect(validate(schema, ast), doc.operationName).toEqual([]);
       expect(ast.definitions.map((d) => ('name' in d ? d.name?.value : undefined))).toEqual([doc.operationName]);
     }
+  });
+});
+
+describe('client activity reports', () => {
+  it('sends the first activity after a quiet window at once and drops the rest of the window (5 s, up to 25 % longer)', () => {
+    let now = 0;
+    let sent = 0;
+    let random = 0;
+    const activity = createActivityThrottle(() => sent++, { throttleMs: 5_000, jitter: 0.25, random: () => random, now: () => now });
+    for (const t of [0, 10, 1_000, 4_999]) {
+      now = t;
+      activity();
+    }
+    expect(sent).toBe(1);
+    now = 5_000;
+    random = 0.999;
+    activity();
+    expect(sent).toBe(2); // the window was exactly 5 s (random 0)
+    now = 11_000;
+    activity();
+    expect(sent).toBe(2); // this window is ~6.25 s (random ~1)
+    now = 11_250;
+    activity();
+    expect(sent).toBe(3);
+  });
+
+  it("listens to a page's input events, not to a tab hidden, until stopped", () => {
+    const page = Object.assign(new EventTarget(), { visibilityState: 'visible' });
+    let calls = 0;
+    const stop = listenForActivity(page, () => calls++);
+    page.dispatchEvent(new Event('keydown'));
+    page.dispatchEvent(new Event('pointermove'));
+    expect(calls).toBe(2);
+    page.visibilityState = 'hidden';
+    page.dispatchEvent(new Event('visibilitychange'));
+    expect(calls).toBe(2);
+    page.visibilityState = 'visible';
+    page.dispatchEvent(new Event('visibilitychange'));
+    expect(calls).toBe(3);
+    stop();
+    page.dispatchEvent(new Event('keydown'));
+    expect(calls).toBe(3);
   });
 });
