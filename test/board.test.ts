@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AddFriendsDocument } from './generated/graphql.js';
+import { AddFriendsDocument, SetPresenceDocument, SetStatusMessageDocument } from './generated/graphql.js';
 import { startApp, TEST_SECRET, type TestServer } from './helpers/app.js';
 import { launchChromium, offlineContext, screenshot } from './helpers/browser.js';
 import { ok } from './helpers/graphql.js';
@@ -46,7 +46,12 @@ describe('the board in Chromium', () => {
     // No JWT_SECRET: the development secret, so the development sign-in is on.
     srv = await startApp({ JWT_SECRET: '' });
     browser = await launchChromium();
-    await ok(srv.url, AddFriendsDocument, { userId: 'alice', friendIds: ['bob'] }, await srv.token('ops', { service: true }));
+    await ok(
+      srv.url,
+      AddFriendsDocument,
+      { userId: 'alice', friendIds: ['bob', 'dave', 'erin'] },
+      await srv.token('ops', { service: true }),
+    );
     ({ page: alice, context: aliceContext } = await signIn('alice'));
     ({ page: bob } = await signIn('bob'));
   });
@@ -121,6 +126,14 @@ describe('the board in Chromium', () => {
   });
 
   it('reads on a phone and on a desktop, and loads nothing from outside this server', async () => {
+    // Two more friends for the picture: erin online with a message, dave gone offline.
+    const [erin, dave] = await Promise.all([srv.token('erin'), srv.token('dave')]);
+    await ok(srv.url, SetPresenceDocument, { status: 'ONLINE' }, erin);
+    await ok(srv.url, SetStatusMessageDocument, { text: 'Working from the library' }, erin);
+    await ok(srv.url, SetPresenceDocument, { status: 'ONLINE' }, dave);
+    await ok(srv.url, SetPresenceDocument, { status: 'OFFLINE' }, dave);
+    await expect.poll(() => shownMessage(alice, 'erin')).toBe('Working from the library');
+    await expect.poll(() => row(alice, 'dave').locator('.seen').innerText()).toBe('last active just now');
     await alice.setViewportSize({ width: 390, height: 844 });
     await screenshot(alice, 'board-phone');
     // Nothing wider than the phone's screen: no sideways scrolling.

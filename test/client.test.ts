@@ -1,3 +1,6 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
@@ -183,6 +186,43 @@ describe('client library against a real server', () => {
     await waitFor(() => A.friends.get(b!)?.statusMessage === null);
     expect(B.me?.statusMessage).toBeNull();
     expect(errors).toEqual([]);
+  });
+
+  it("runs the README's live friends list snippet as written (a page's document and fetch stood in)", async () => {
+    const [a, b] = users('a', 'b');
+    await befriend(a!, [b!]);
+    const readme = readFileSync('README.md', 'utf8');
+    const snippet = /<!-- snippet: client -->\s*```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    if (!snippet) throw new Error('README.md has no client snippet');
+    // The page around it: a token endpoint and a <ul id="friends"> whose rows are recorded.
+    const page = `
+      const env = (globalThis as any).__snippet;
+      const fetch = async (_path: string) => new Response(env.token);
+      const document = {
+        querySelector: (_selector: string) => ({ replaceChildren: (...rows: { textContent: string }[]) => (env.rows = rows.map((r) => r.textContent)) }),
+        createElement: (_tag: string) => ({}),
+      };
+    `;
+    const code = snippet
+      .replace("'@presence/client'", JSON.stringify(join(process.cwd(), 'client', 'index.ts')))
+      .replace('https://presence.example.com/graphql', `${srv.url}/graphql`);
+    const file = join(process.cwd(), '.tmp', `readme-client-snippet-${process.pid}.ts`);
+    mkdirSync(join(process.cwd(), '.tmp'), { recursive: true });
+    writeFileSync(file, `${page}\n${code}\nenv.presence = presence;\n`); // imports are hoisted above the page
+    const env: { token: string; rows?: string[]; presence?: PresenceClient } = { token: await srv.token(a!) };
+    const g = globalThis as { __snippet?: unknown; WebSocket?: unknown };
+    const hadWebSocket = 'WebSocket' in g;
+    g.__snippet = env;
+    g.WebSocket ??= WebSocket; // Node 20 has none; a browser's page has its own
+    try {
+      await import(pathToFileURL(file).href);
+      clients.push(env.presence!);
+      await set(b!, 'BUSY');
+      await waitFor(() => env.rows?.some((r) => r.startsWith(`${b}: BUSY`)) ?? false);
+    } finally {
+      if (!hadWebSocket) delete g.WebSocket;
+      delete g.__snippet;
+    }
   });
 
   it('a socket that stops answering pings is given up and replaced, and what it missed is read again', async () => {
