@@ -31,7 +31,8 @@ try {
 }
 if (config.env !== 'production') {
   console.error(
-    `\n  Presence is running (${app.engine.kind} engine)\n  GraphiQL:  ${url}/graphql\n  Token:     npm run token -- alice   (then header  Authorization: Bearer <token>)\n`,
+    `\n  Presence is running (${app.engine.kind} engine)\n  GraphiQL:  ${url}/graphql\n  Token:     npm run token -- alice   (then header  Authorization: Bearer <token>)\n` +
+      (config.board ? `  Board:     ${url}/board\n` : ''),
   );
 }
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MeDocument, SetPresenceDocument } from './generated/graphql.js';
 import { ok } from './helpers/graphql.js';
@@ -25,6 +26,17 @@ describe('quick start', () => {
     const html = await res.text();
     expect(html).toContain('<title>Presence GraphiQL</title>');
     expect(html).not.toMatch(/<(script|link)[^>]+(src|href)="https?:/);
+  });
+
+  it('serves the board with the script `npm run build` bundled into dist/ (no esbuild at run time)', async () => {
+    expect(srv.output()).toContain(`Board:     ${srv.url}/board`);
+    expect(existsSync('dist/board/board.bundle.js')).toBe(true);
+    const page = await fetch(`${srv.url}/board`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).not.toMatch(/<(script|link)[^>]+(src|href)="https?:/);
+    const script = await fetch(`${srv.url}/board/board.js`);
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(await script.text()).toBe(readFileSync('dist/board/board.bundle.js', 'utf8'));
   });
 
   it('accepts a token from `npm run token` and answers on the memory engine', async () => {
