@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
 import {
   AddFriendsDocument,
+  PresenceChangedDocument,
   PrivacyDocument,
   RichFriendPresenceChangedDocument,
   RichFriendsDocument,
@@ -261,5 +262,51 @@ describe.each(engines)('rich presence on the $name engine', (fixture) => {
     await setStatus(bob!, 'OFFLINE');
     const [loaded] = await srv.app.engine.load(null, [bob!]);
     expect(loaded!.record?.x).toBeUndefined();
+  });
+});
+
+// Under PRESENCE_VISIBILITY=everyone, strangers watch a user without friendship: hiding still applies.
+describe.each(engines.slice(0, 2))('hiddenFrom under visibility everyone on the $name engine', (fixture) => {
+  let srv: TestServer;
+  let teardown: () => Promise<void>;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    const engine = await fixture.setup();
+    teardown = engine.teardown;
+    srv = await startApp({ ...engine.env, PRESENCE_VISIBILITY: 'everyone' });
+  });
+  afterAll(async () => {
+    for (const c of clients) await c.dispose();
+    await srv?.stop();
+    await teardown?.();
+  });
+
+  it('a user hidden from reads and watches a stranger; another watcher sees every change', async () => {
+    const watch = async (viewer: string) => {
+      const client = wsClient(srv.url, await srv.token(viewer));
+      clients.push(client);
+      const open = srv.app.router.size();
+      const sub = collect<{ presenceChanged: { userId: string; status: string; version: number } }, { ids: string[] }>(
+        client,
+        PresenceChangedDocument,
+        { ids: ['bob'] },
+      );
+      await waitFor(() => srv.app.router.size() > open);
+      return sub;
+    };
+    const bobToken = await srv.token('bob');
+    await ok(srv.url, SetPresenceDocument, { status: 'ONLINE' }, bobToken);
+    await ok(srv.url, SetPrivacyDocument, { hide: ['mallory'] }, bobToken);
+    const mallory = await watch('mallory');
+    const carol = await watch('carol');
+    await ok(srv.url, SetPresenceDocument, { status: 'AWAY' }, bobToken);
+    await ok(srv.url, SetPresenceDocument, { status: 'BUSY' }, bobToken);
+    expect((await carol.take(2)).map((e) => e.presenceChanged.status)).toEqual(['AWAY', 'BUSY']);
+    expect(mallory.events).toEqual([]);
+    expect((await ok(srv.url, RichPresencesDocument, { ids: ['bob'] }, await srv.token('mallory'))).presence[0]).toMatchObject(STRANGER);
+    expect((await ok(srv.url, RichPresencesDocument, { ids: ['bob'] }, await srv.token('carol'))).presence[0]).toMatchObject({
+      status: 'BUSY',
+    });
   });
 });
