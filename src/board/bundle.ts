@@ -10,7 +10,7 @@ const ENTRY = fileURLToPath(new URL('../../board/app.ts', import.meta.url));
  * Bundles the board's browser code and the client library (and graphql-ws) into one ES module:
  * no CDN, nothing fetched but this server. esbuild is a development dependency: production runs
  * the file `npm run build` wrote, and only a development server (`npm run dev`, the tests)
- * bundles at its first request.
+ * bundles, at each request for the script.
  */
 export async function bundleBoard(): Promise<string> {
   const { build } = await import('esbuild');
@@ -28,15 +28,16 @@ export async function bundleBoard(): Promise<string> {
   return result.outputFiles[0]!.text;
 }
 
-/** The page's script: the built file when there is one, else bundled now (once per process). */
+/**
+ * The page's script: the file `npm run build` wrote, read once; without one (`npm run dev`, the
+ * tests) bundled at each request (~50 ms), so an edit to board/ shows on the next reload.
+ */
 export function boardScript(): () => Promise<string> {
-  let script: Promise<string> | null = null;
-  return () =>
-    (script ??= readFile(BUILT, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-      return bundleBoard();
-    })).catch((err) => {
-      script = null; // a failed bundle (a syntax error while developing) is tried again next time
+  let built: Promise<string | null> | null = null;
+  return async () =>
+    (await (built ??= readFile(BUILT, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      built = null; // unreadable: try again next time
       throw err;
-    });
+    }))) ?? bundleBoard();
 }
