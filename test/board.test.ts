@@ -17,9 +17,12 @@ describe('the board in Chromium', () => {
   let aliceContext: BrowserContext;
 
   /** A fresh browser profile (its own storage, its own network switch) signed in as `name`. */
-  const signIn = async (name: string, viewport = { width: 1100, height: 760 }) => {
+  const signIn = async (name: string, { clock = false } = {}) => {
+    const viewport = { width: 1100, height: 760 };
     const offline = await offlineContext(browser);
     contexts.push(offline);
+    // A clock the test can move forward (it runs at the normal pace otherwise).
+    if (clock) await offline.context.clock.install();
     const page = await offline.context.newPage();
     await page.setViewportSize(viewport);
     await page.goto(`${srv.url}/board`);
@@ -52,7 +55,7 @@ describe('the board in Chromium', () => {
       { userId: 'alice', friendIds: ['bob', 'dave', 'erin'] },
       await srv.token('ops', { service: true }),
     );
-    ({ page: alice, context: aliceContext } = await signIn('alice'));
+    ({ page: alice, context: aliceContext } = await signIn('alice', { clock: true }));
     ({ page: bob } = await signIn('bob'));
   });
   afterAll(async () => {
@@ -134,6 +137,10 @@ describe('the board in Chromium', () => {
     await ok(srv.url, SetPresenceDocument, { status: 'OFFLINE' }, dave);
     await expect.poll(() => shownMessage(alice, 'erin')).toBe('Working from the library');
     await expect.poll(() => row(alice, 'dave').locator('.seen').innerText()).toBe('last active just now');
+    // "last active" is kept current: five minutes later the row says so, with no event.
+    await alice.clock.fastForward('05:00');
+    await expect.poll(() => row(alice, 'dave').locator('.seen').innerText()).toBe('last active 5 minutes ago');
+    await alice.waitForFunction(() => document.getElementById('connection')?.textContent === 'Live as alice');
     await alice.setViewportSize({ width: 390, height: 844 });
     await screenshot(alice, 'board-phone');
     // Nothing wider than the phone's screen: no sideways scrolling.
