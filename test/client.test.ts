@@ -225,6 +225,26 @@ describe('client library against a real server', () => {
     }
   });
 
+  it("a browser's offline event drops the socket at once; online reconnects at once, not after the backoff", async () => {
+    const [a, b] = users('a', 'b');
+    await befriend(a!, [b!]);
+    const ws = controllableWebSocket();
+    const network = new EventTarget();
+    // Backoff delays far longer than the test: only the online event can bring it back in time.
+    const { client: A } = connect({ token: await srv.token(a!), webSocketImpl: ws.impl, networkEvents: network, reconnectBaseMs: 60_000 });
+    await waitFor(() => A.connection === 'connected' && A.friends.has(b!));
+    const online = await set(b!, 'ONLINE');
+    await waitFor(() => A.friends.get(b!)?.version === online.version);
+    ws.net.offline = true;
+    network.dispatchEvent(new Event('offline'));
+    await waitFor(() => A.connection === 'reconnecting', 1_000);
+    const busy = await set(b!, 'BUSY');
+    ws.net.offline = false;
+    network.dispatchEvent(new Event('online'));
+    await waitFor(() => A.connection === 'connected' && A.friends.get(b!)?.version === busy.version, 2_000);
+    expect(ws.since('FriendPresenceChanged')).toEqual([0, online.version]);
+  });
+
   it('a socket that stops answering pings is given up and replaced, and what it missed is read again', async () => {
     const [a, b] = users('a', 'b');
     await befriend(a!, [b!]);
