@@ -128,6 +128,42 @@ describe('the board in Chromium', () => {
     expect(await carol.locator('body').innerText()).not.toMatch(/alice/i);
   });
 
+  it('labels every control and keeps every text at 4.5:1 contrast or more (3:1 when large)', async () => {
+    const { problems, checked } = await bob.evaluate(() => {
+      const found: string[] = [];
+      let texts = 0;
+      for (const c of document.querySelectorAll<HTMLInputElement>('input, select, textarea')) {
+        if (!c.labels?.length && !c.getAttribute('aria-label')) found.push(`no label: #${c.id || c.name}`);
+      }
+      const rgb = (s: string) => (s.match(/[\d.]+/g) ?? []).map(Number);
+      const luminance = ([r, g, b]: number[]) => {
+        const f = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+        return 0.2126 * f(r!) + 0.7152 * f(g!) + 0.0722 * f(b!);
+      };
+      const background = (el: Element | null): number[] => {
+        for (; el; el = el.parentElement) {
+          const c = rgb(getComputedStyle(el).backgroundColor);
+          if (c.length === 3 || c[3]! > 0) return c.slice(0, 3);
+        }
+        return [255, 255, 255];
+      };
+      for (const el of document.querySelectorAll<HTMLElement>('body *')) {
+        const text = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent!.trim());
+        if (!text || !el.checkVisibility() || el.closest('.visually-hidden')) continue;
+        texts++;
+        const style = getComputedStyle(el);
+        const [l1, l2] = [luminance(rgb(style.color)), luminance(background(el))].sort((x, y) => y - x);
+        const ratio = (l1! + 0.05) / (l2! + 0.05);
+        const size = parseFloat(style.fontSize);
+        const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+        if (ratio < (large ? 3 : 4.5)) found.push(`${ratio.toFixed(2)}:1 "${el.textContent!.trim().slice(0, 30)}"`);
+      }
+      return { problems: found, checked: texts };
+    });
+    expect(problems).toEqual([]);
+    expect(checked).toBeGreaterThan(15); // the friends' rows, the picker, the editor, the header
+  });
+
   it('reads on a phone and on a desktop, and loads nothing from outside this server', async () => {
     // Two more friends for the picture: erin online with a message, dave gone offline.
     const [erin, dave] = await Promise.all([srv.token('erin'), srv.token('dave')]);
