@@ -193,7 +193,11 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
       return state.error as PresenceClientError | null;
     },
     onChange: (listener) => state.subscribe(listener),
-    setStatus: (status) => transport.setStatus(status),
+    setStatus: async (status) => {
+      const me = await transport.setStatus(status);
+      activity.chose(status);
+      return me;
+    },
     setStatusMessage: ({ text, emoji = null, expiresAt = null }) =>
       transport.setStatusMessage({ text, emoji, expiresAt: expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt }),
     reportActivity: activity.report,
@@ -224,11 +228,17 @@ function createActivityReports(
   report: (e: PresenceClientError) => void,
   options: PresenceClientOptions,
   random: () => number,
-): { report(): void; stop(): void } {
+): { report(): void; chose(status: PresenceStatus): void; stop(): void } {
   /** Set when the server has no `reportActivity` (one older than issue 13): reports stop quietly. */
   let unsupported = false;
+  /**
+   * AWAY chosen on this device: the server would take the next report as "back" and turn it
+   * ONLINE, so none is sent until the person chooses ONLINE. (BUSY and INVISIBLE are not
+   * affected by activity: reports go on, and keep the device ONLINE underneath them.)
+   */
+  let chosenAway = false;
   const send = () => {
-    if (unsupported) return;
+    if (unsupported || chosenAway) return;
     transport.reportActivity().catch((err: PresenceClientError) => {
       if (err.details?.serverCode === 'GRAPHQL_VALIDATION_FAILED') unsupported = true;
       else if (err.code !== 'CONNECTION_LOST' && err.code !== 'CLOSED') report(err); // a lost socket is reported already
@@ -237,7 +247,13 @@ function createActivityReports(
   const throttled = createActivityThrottle(send, { throttleMs: options.activityThrottleMs ?? 5_000, jitter: 0.25, random });
   const source = options.activityEvents === undefined ? (browserWindow()?.document ?? null) : options.activityEvents;
   const stop = source ? listenForActivity(source, throttled) : () => {};
-  return { report: throttled, stop };
+  return {
+    report: throttled,
+    chose: (status) => {
+      if (status === 'ONLINE' || status === 'AWAY') chosenAway = status === 'AWAY';
+    },
+    stop,
+  };
 }
 
 /** The page's window when running in a browser (it has 'online', 'offline' and input events). */
