@@ -6,9 +6,9 @@ import type { Metrics } from './metrics.js';
  * The per-user windows of RATE_LIMIT_COUNT calls per RATE_LIMIT_WINDOW_MS, shared by every
  * instance through the engine. A status change counts against `setPresence` however it arrives:
  * the mutation, or `connectionParams.status` when a socket connects (else reconnecting would be a
- * way around the limit, issue 12). `heartbeat` has its own window.
+ * way around the limit, issue 12). `heartbeat` and `reportActivity` each have their own window.
  */
-export type LimitedOperation = 'setPresence' | 'heartbeat';
+export type LimitedOperation = 'setPresence' | 'heartbeat' | 'reportActivity';
 
 export interface RateLimitDeps {
   engine: Pick<PresenceEngine, 'hit'>;

@@ -2,6 +2,7 @@ import { builder } from './builder.js';
 import './presence.js';
 import './friends.js';
 import './subscriptions.js';
+import './devices.js';
 
 /** The executable schema; its printed SDL (schema/schema.graphql) is the contract. */
 export const schema = builder.toSchema({ sortSchema: true });

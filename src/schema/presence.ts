@@ -63,7 +63,7 @@ builder.queryFields((t) => ({
 }));
 
 /** Counts the call against the caller's shared per-operation window; throws RATE_LIMITED past it. */
-async function rateLimit(ctx: Context, operation: LimitedOperation) {
+export async function rateLimit(ctx: Context, operation: LimitedOperation) {
   const { allowed, retryAfterMs } = await countCall(ctx, operation, ctx.viewer!.userId);
   if (allowed) return;
   const { rateLimitCount, rateLimitWindowMs } = ctx.config.limits;
@@ -71,7 +71,7 @@ async function rateLimit(ctx: Context, operation: LimitedOperation) {
 }
 
 /** A new device beyond PRESENCE_MAX_SESSIONS is the client's doing: say so, with a code. */
-async function limited<T>(op: Promise<T>): Promise<T> {
+export async function limited<T>(op: Promise<T>): Promise<T> {
   try {
     return await op;
   } catch (err) {
@@ -81,7 +81,7 @@ async function limited<T>(op: Promise<T>): Promise<T> {
 }
 
 /** A missed heartbeat ends the session like a closed socket: after the TTL, then the grace. */
-const httpSessionMs = (ctx: Context) => ctx.config.liveness.httpTtlMs + ctx.config.liveness.graceMs;
+export const httpSessionMs = (ctx: Context) => ctx.config.liveness.httpTtlMs + ctx.config.liveness.graceMs;
 
 builder.mutationFields((t) => ({
   setPresence: t.field({
