@@ -81,12 +81,13 @@ export const deviceStatus = (s: Session, now: number) =>
   s.status === Status.ONLINE && s.idleAt !== undefined && s.idleAt <= now ? Status.AWAY : s.status;
 
 /**
- * How much later than PRESENCE_IDLE_MS after its last written activity a device turns AWAY, so
- * that a reportActivity arriving within this much of the last written one writes nothing (one
- * every few seconds costs a read, not a write). A device turns AWAY between idleMs and idleMs +
- * this after its last activity, never earlier. @default idleMs / 10 // 1 min at the 10 min default
+ * The headroom reportActivity gives the moments it writes (a device's idle moment, an HTTP
+ * device's deadline): each is set this much beyond its span (idleMs, the HTTP TTL), and a report
+ * finding them still a full span away writes nothing, so one every few seconds costs a read, not a
+ * write. A device turns AWAY between idleMs and idleMs + this after its last activity, never
+ * earlier. @default span / 10 // 1 min on the 10 min idle default, 4 s on the 40 s HTTP session
  */
-export const activitySlackMs = (idleMs: number) => Math.floor(idleMs / 10);
+export const activitySlackMs = (spanMs: number) => Math.floor(spanMs / 10);
 
 /**
  * The multi-device rule: OFFLINE without a live session; otherwise a sticky BUSY or INVISIBLE

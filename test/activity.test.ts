@@ -13,7 +13,10 @@ import {
   SetPresenceDocument,
   type FriendPresenceChangedSubscription,
 } from './generated/graphql.js';
+import { Redis } from 'ioredis';
+import { createKeys } from '../src/engine/redis/keys.js';
 import { startApp, type TestServer } from './helpers/app.js';
+import { startRedis, type RedisProcess } from './helpers/redis.js';
 import { engines } from './helpers/engines.js';
 import { codes, ok, request } from './helpers/graphql.js';
 import { userFactory } from './helpers/users.js';
@@ -216,5 +219,91 @@ describe.each(engines)('automatic away on the $name engine', (fixture) => {
     const again = await srv.app.engine.reportActivity(user!, { sessionId: 'pad', owner: null }, IDLE, 60_000, Date.now());
     expect(again).toEqual({ changed: false, record: first.record });
     expect((await srv.app.engine.devices(user!, IDLE, Date.now())).map((d) => d.deviceId)).toEqual(['pad']);
+  });
+});
+
+// What automatic away stores and costs in Redis: only devices that report carry anything more, and
+// a report that changes nothing writes nothing.
+describe('automatic away in Redis: layout and cost', () => {
+  let srv: TestServer;
+  let redis: RedisProcess;
+  let client: Redis;
+  let clients: Client[] = [];
+  const users = userFactory();
+  const keys = createKeys('presence:', 64);
+  /** Calls per command since the server started (INFO commandstats). */
+  const calls = async () => {
+    const info = await client.info('commandstats');
+    return Object.fromEntries([...info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
+  };
+  const delta = (before: Record<string, number>, after: Record<string, number>) =>
+    Object.fromEntries(
+      Object.entries(after).flatMap(([k, n]) => (n - (before[k] ?? 0) && k !== 'info' ? [[k, n - (before[k] ?? 0)]] : [])),
+    );
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = redis.client();
+    // No sweep and no lease renewal while a cost is measured: only the request's own commands count.
+    srv = await startApp({
+      REDIS_URL: redis.url,
+      PRESENCE_BUCKETS: '64',
+      PRESENCE_IDLE_MS: String(IDLE),
+      PRESENCE_SWEEP_INTERVAL_MS: '60000',
+      PRESENCE_LEASE_MS: '600000',
+    });
+  });
+  afterEach(async () => {
+    await Promise.all(clients.map((c) => c.dispose()));
+    clients = [];
+  });
+  afterAll(async () => {
+    await srv?.stop();
+    await redis?.stop();
+  });
+
+  it('stores the idle moment only on devices that report, as a suffix of their session value', async () => {
+    const [user] = users('user');
+    const token = await srv.token(user!);
+    const [bucket, sessions] = keys.userKeys(user!);
+    const laptop = wsClient(srv.url, token, { eager: true, deviceId: 'laptop' });
+    clients.push(laptop);
+    await ok(srv.url, HeartbeatDocument, { deviceId: 'web' }, token);
+    await waitFor(async () => (await client.hlen(sessions)) === 2);
+    const record = await client.hget(bucket, keys.locate(user!).field);
+    // Never reported: exactly today's values.
+    expect(await client.hgetall(sessions)).toEqual({ laptop: expect.stringMatching(/^w1[^|]+$/), web: expect.stringMatching(/^d1\d+$/) });
+
+    await overSocket(laptop, ReportActivityDocument, {});
+    await ok(srv.url, ReportActivityDocument, { deviceId: 'web' }, token);
+    expect(await client.hgetall(sessions)).toEqual({
+      laptop: expect.stringMatching(/^w1[^|]+\|\d{13}$/),
+      web: expect.stringMatching(/^d1\d{13}\|\d{13}$/),
+    });
+    // The user's record (one integer) is untouched: nothing visible changed.
+    expect(await client.hget(bucket, keys.locate(user!).field)).toBe(record);
+  });
+
+  it('a report that changes nothing is one rate-limit call and one script, and writes nothing', async () => {
+    const [user] = users('user');
+    const token = await srv.token(user!);
+    const laptop = wsClient(srv.url, token, { eager: true, deviceId: 'laptop' });
+    clients.push(laptop);
+    await overSocket(laptop, ReportActivityDocument, {});
+    await ok(srv.url, ReportActivityDocument, { deviceId: 'web' }, token);
+    const [, sessions] = keys.userKeys(user!);
+    const stored = await client.hgetall(sessions);
+
+    for (const report of [
+      () => overSocket(laptop, ReportActivityDocument, {}),
+      () => ok(srv.url, ReportActivityDocument, { deviceId: 'web' }, token),
+    ]) {
+      const before = await calls();
+      await report();
+      const spent = delta(before, await calls());
+      // HIT (INCR, PTTL) and PRESENCE (TIME, HGET record, HGET session, HGETALL sessions, ZADD index).
+      expect(spent).toEqual({ evalsha: 2, incr: 1, pttl: 1, time: 1, hget: 2, hgetall: 1, zadd: 1 });
+    }
+    expect(await client.hgetall(sessions)).toEqual(stored);
   });
 });

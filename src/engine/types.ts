@@ -102,8 +102,8 @@ export interface PresenceStore {
    * reportActivity: a person is at the device (README, "Automatic away and devices"). The device
    * turns ONLINE and reads AWAY once `idleMs` pass without another report (the deadline sweep
    * makes that change by itself). Creates the session like setPresence(ONLINE) when there is none;
-   * keeps an HTTP device's session alive for `ttlMs` like a heartbeat. A report within
-   * activitySlackMs(idleMs) of the last written one writes nothing.
+   * keeps an HTTP device's session alive for at least `ttlMs` like a heartbeat. A report finding
+   * both still a full span away writes nothing (presence.ts activitySlackMs).
    */
   reportActivity(userId: string, target: DeviceTarget, idleMs: number, ttlMs: number, nowMs: number): Promise<ChangeResult>;
   /** The user's live device sessions, sorted by id, as their owner sees them (one read; nothing written). */

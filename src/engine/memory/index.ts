@@ -268,7 +268,9 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
         if (s?.kind === 'socket') {
           if (!fresh) own.set(target.sessionId, { kind: 'socket', status: Status.ONLINE, owner: s.owner, idleAt });
         } else if (s || target.owner === null) {
-          own.set(target.sessionId, { kind: 'deadline', status: Status.ONLINE, expiresAt: now + ttlMs, idleAt });
+          const alive = s?.kind === 'deadline' && s.expiresAt >= now + ttlMs;
+          if (!(fresh && alive))
+            own.set(target.sessionId, { kind: 'deadline', status: Status.ONLINE, expiresAt: now + ttlMs + activitySlackMs(ttlMs), idleAt });
         } else own.set(target.sessionId, { kind: 'socket', status: Status.ONLINE, owner: target.owner, idleAt });
         return sticky;
       }),

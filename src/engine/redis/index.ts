@@ -375,7 +375,7 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     },
 
     reportActivity: (userId, target, idleMs, ttlMs, nowMs) =>
-      run('activity', userId, nowMs, target.sessionId, idleMs, activitySlackMs(idleMs), ttlMs, target.owner ?? ''),
+      run('activity', userId, nowMs, target.sessionId, idleMs, activitySlackMs(idleMs), ttlMs, activitySlackMs(ttlMs), target.owner ?? ''),
     async devices(userId, idleMs, nowMs) {
       const all = await client.hgetall(keys.userKeys(userId)[1]);
       return Object.entries(all)

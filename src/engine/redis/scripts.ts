@@ -24,10 +24,10 @@
  *   beat     sessionId, ttlMs                   (HTTP heartbeat; a no-op for a socket session)
  *   set      sessionId ('' = every session), status, ttlMs, owner ('' = HTTP)
  *   expire   (nothing: re-evaluate deadlines)
- *   activity sessionId, idleMs, slackMs, ttlMs, owner ('' = HTTP)   (reportActivity: the device is
- *            ONLINE until idleMs + slackMs from now; nothing written while the stored idle moment
- *            is at least idleMs away; creates the session like set; an HTTP device's deadline is
- *            renewed like a heartbeat's)
+ *   activity sessionId, idleMs, idle slack, ttlMs, ttl slack, owner ('' = HTTP)   (reportActivity:
+ *            the device is ONLINE until idleMs + slack from now, and an HTTP device's session
+ *            lives ttlMs + slack; nothing is written while the stored moments are still a full
+ *            idleMs / ttlMs away (presence.ts activitySlackMs); creates the session like set)
  * A socket owner is one connection (`<instanceId>:<n>`), so two sockets of one device on one
  * instance never end each other's session.
  * Session values: 'w' .. status .. owner (socket) | 'd' .. status .. expiresAt (deadline), then,
@@ -122,13 +122,16 @@ local ok, err = pcall(function()
     end
   elseif op == 'activity' then
     local sid, idleMs = ARGV[6], tonumber(ARGV[7])
+    local ttl = tonumber(ARGV[9])
     local kind, st, x, idle = get(sid)
     local fresh = kind and st == ONLINE and idle and idle >= rnow + idleMs
     local at = string.format('%d', fresh and idle or rnow + idleMs + tonumber(ARGV[8]))
     if kind == 'w' then
       if not fresh then put(sid, 'w', ONLINE, x, at) end
-    elseif kind == 'd' or ARGV[10] == '' then put(sid, 'd', ONLINE, string.format('%d', rnow + tonumber(ARGV[9])), at)
-    else put(sid, 'w', ONLINE, ARGV[10], at) end
+    elseif kind == 'd' or ARGV[11] == '' then
+      local alive = kind == 'd' and tonumber(x) >= rnow + ttl
+      if not (fresh and alive) then put(sid, 'd', ONLINE, string.format('%d', rnow + ttl + tonumber(ARGV[10])), at) end
+    else put(sid, 'w', ONLINE, ARGV[11], at) end
   end
 end)
 if not ok then
