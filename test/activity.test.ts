@@ -14,6 +14,7 @@ import {
   type FriendPresenceChangedSubscription,
 } from './generated/graphql.js';
 import { Redis } from 'ioredis';
+import { ConfigError, loadConfig } from '../src/config.js';
 import { createKeys } from '../src/engine/redis/keys.js';
 import { startApp, type TestServer } from './helpers/app.js';
 import { startRedis, type RedisProcess } from './helpers/redis.js';
@@ -24,7 +25,17 @@ import { collect, waitFor, wsClient, type Collected } from './helpers/ws.js';
 
 const IDLE = 300;
 const GRACE = 400;
-const HTTP_TTL = 1_000;
+const HTTP_TTL = 600;
+
+describe('PRESENCE_IDLE_MS', () => {
+  it('defaults to 10 minutes and refuses values that are not whole milliseconds in range', () => {
+    expect(loadConfig({}).liveness.idleMs).toBe(600_000);
+    expect(loadConfig({ PRESENCE_IDLE_MS: '300' }).liveness.idleMs).toBe(300);
+    for (const bad of ['0', '99', '1.5', 'ten', String(86_400_001)]) {
+      expect(() => loadConfig({ PRESENCE_IDLE_MS: bad })).toThrow(ConfigError);
+    }
+  });
+});
 
 /** Resolves after `ms`; only to let the configured idle time pass, never to assert a speed. */
 const pass = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -118,12 +129,14 @@ describe.each(engines)('automatic away on the $name engine', (fixture) => {
     await overSocket(laptop, ReportActivityDocument, {});
     await sub.take(1);
     // The phone reports over HTTP only (no heartbeat), for longer than TTL + grace and several idle times.
+    const report = async () => (await ok(srv.url, ReportActivityDocument, { deviceId: 'phone' }, token)).reportActivity;
     const start = Date.now();
     while (Date.now() - start < HTTP_TTL + GRACE + IDLE) {
-      expect((await ok(srv.url, ReportActivityDocument, { deviceId: 'phone' }, token)).reportActivity.status).toBe('ONLINE');
+      expect((await report()).status).toBe('ONLINE');
+      expect(await status(user!)).toBe('ONLINE');
       await pass(IDLE / 2);
     }
-    await waitFor(async () => (await devices(user!)).find((d) => d.deviceId === 'laptop')?.status === 'AWAY');
+    await report();
     const listed = await devices(user!);
     expect(listed.map((d) => [d.deviceId, d.status, d.transport])).toEqual([
       ['laptop', 'AWAY', 'websocket'],
@@ -131,7 +144,6 @@ describe.each(engines)('automatic away on the $name engine', (fixture) => {
     ]);
     expect(Date.parse(listed[0]!.lastActiveAt)).toBeLessThan(Date.parse(listed[1]!.lastActiveAt));
     expect(statuses(sub)).toEqual(['ONLINE']);
-    expect(await status(user!)).toBe('ONLINE');
 
     // The phone goes into a pocket: both idle now, so the user is AWAY, once.
     await sub.take(2, IDLE * 2 + 5_000);
@@ -145,7 +157,7 @@ describe.each(engines)('automatic away on the $name engine', (fixture) => {
     await device(user!, 'laptop');
     await ok(srv.url, HeartbeatDocument, { deviceId: 'web' }, token);
     await sub.take(1);
-    await pass(IDLE * 3);
+    await pass(IDLE * 2);
     expect(await status(user!)).toBe('ONLINE');
     const before = Date.now();
     const listed = await devices(user!);
@@ -164,7 +176,7 @@ describe.each(engines)('automatic away on the $name engine', (fixture) => {
     await ok(srv.url, ReportActivityDocument, {}, token); // over HTTP: the 'default' device
     expect((await devices(user!)).map((d) => [d.deviceId, d.transport])).toEqual([['default', 'http']]);
     await ok(srv.url, SetPresenceDocument, { status: 'ONLINE' }, token);
-    await pass(IDLE * 3);
+    await pass(IDLE * 2);
     expect(await status(user!)).toBe('ONLINE');
     await ok(srv.url, SetPresenceDocument, { status: 'AWAY' }, token);
     expect((await ok(srv.url, ReportActivityDocument, {}, token)).reportActivity.status).toBe('ONLINE');
@@ -180,6 +192,18 @@ describe.each(engines)('automatic away on the $name engine', (fixture) => {
     expect(await status(user!)).toBe('BUSY');
     expect((await overSocket(laptop, ReportActivityDocument, {})).reportActivity.status).toBe('BUSY');
     expect((await devices(user!))[0]?.status).toBe('ONLINE');
+  });
+
+  it('a closed socket lingering in its grace reads as an http device and keeps its idle state', async () => {
+    const [user] = users('user');
+    const laptop = await device(user!, 'laptop');
+    await overSocket(laptop, ReportActivityDocument, {});
+    await waitFor(async () => (await status(user!)) === 'AWAY', IDLE * 2 + 5_000);
+    await laptop.dispose();
+    await waitFor(async () => (await devices(user!))[0]?.transport === 'http');
+    expect(await devices(user!)).toMatchObject([{ deviceId: 'laptop', status: 'AWAY', transport: 'http' }]);
+    await waitFor(async () => (await status(user!)) === 'OFFLINE', GRACE + 5_000);
+    expect(await devices(user!)).toEqual([]);
   });
 
   it('lists devices for the viewer only: null on a friend and a stranger', async () => {
