@@ -1,4 +1,5 @@
-import type { Client } from 'graphql-ws';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
 import { print } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +22,7 @@ import { startRedis, type RedisProcess } from './helpers/redis.js';
 import { engines } from './helpers/engines.js';
 import { codes, ok, request } from './helpers/graphql.js';
 import { userFactory } from './helpers/users.js';
-import { collect, waitFor, wsClient, type Collected } from './helpers/ws.js';
+import { collect, waitFor, wsClient, wsUrl, type Collected } from './helpers/ws.js';
 
 const IDLE = 300;
 const GRACE = 400;
@@ -204,6 +205,27 @@ describe.each(engines)('automatic away on the $name engine', (fixture) => {
     expect(await devices(user!)).toMatchObject([{ deviceId: 'laptop', status: 'AWAY', transport: 'http' }]);
     await waitFor(async () => (await status(user!)) === 'OFFLINE', GRACE + 5_000);
     expect(await devices(user!)).toEqual([]);
+  });
+
+  it('a socket connecting with connectionParams.status is a choice: the device holds it however long it idles', async () => {
+    const [user] = users('user');
+    const laptop = await device(user!, 'laptop');
+    await overSocket(laptop, ReportActivityDocument, {});
+    await waitFor(async () => (await status(user!)) === 'AWAY', IDLE * 2 + 5_000);
+    await laptop.dispose();
+    const again = createClient({
+      url: wsUrl(srv.url),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${await srv.token(user!)}`, deviceId: 'laptop', status: 'ONLINE' },
+      retryAttempts: 0,
+      lazy: false,
+      onNonLazyError: () => {},
+    });
+    clients.push(again);
+    await waitFor(async () => (await status(user!)) === 'ONLINE');
+    await pass(IDLE * 2);
+    expect(await status(user!)).toBe('ONLINE');
+    expect(await devices(user!)).toMatchObject([{ deviceId: 'laptop', status: 'ONLINE', transport: 'websocket' }]);
   });
 
   it('lists devices for the viewer only: null on a friend and a stranger', async () => {
