@@ -171,6 +171,13 @@ export interface LivenessConfig {
   retentionScanMs: number;
   /** WebSocket ping interval; a socket that misses a pong is closed. 0 disables. @default 10_000 // 10 s */
   keepAliveMs: number;
+  /**
+   * A device that reported activity (reportActivity) and then none for this long reads AWAY, by
+   * itself (the deadline sweep); its next activity brings it back ONLINE. Devices that never
+   * report are not affected. It turns AWAY up to a tenth of this later, never earlier
+   * (presence.ts activitySlackMs). @default 600_000 // 10 min
+   */
+  idleMs: number;
 }
 
 export class ConfigError extends Error {
@@ -329,6 +336,7 @@ export function loadConfig(env: Env = {}): Readonly<Config> {
       retentionMs: int(env, 'PRESENCE_RETENTION_MS', 604_800_000, 1_000, 10 * 365 * 86_400_000),
       retentionScanMs: int(env, 'PRESENCE_RETENTION_SCAN_MS', 60_000, 100, 86_400_000),
       keepAliveMs: int(env, 'WS_KEEPALIVE_MS', 10_000, 0, 600_000),
+      idleMs: int(env, 'PRESENCE_IDLE_MS', 600_000, 100, 86_400_000),
     }),
     limits: Object.freeze({
       maxBodyBytes: int(env, 'MAX_BODY_BYTES', 262_144, 1_024, 64 * 1_048_576),

@@ -100,20 +100,36 @@ export function decodeRecord(stored: string): StoredPresence {
  * One device session of a user. A socket session lives while the instance `owner` holds the
  * socket; a deadline session (an HTTP client's heartbeat, or the grace period after a socket
  * closed) lives until `expiresAt`. `status` is the device's own activity: ONLINE or AWAY.
+ * `idleAt` is set only on a device that reported activity (reportActivity): an ONLINE device reads
+ * AWAY from that moment on (automatic away); sessions that never report have none.
  */
-export type Session =
+export type Session = (
   | { kind: 'socket'; status: typeof Status.ONLINE | typeof Status.AWAY; owner: string }
-  | { kind: 'deadline'; status: typeof Status.ONLINE | typeof Status.AWAY; expiresAt: number };
+  | { kind: 'deadline'; status: typeof Status.ONLINE | typeof Status.AWAY; expiresAt: number }
+) & { idleAt?: number };
+
+/** A device's own status at `now`: an ONLINE device past its idle moment reads AWAY. */
+export const deviceStatus = (s: Session, now: number) =>
+  s.status === Status.ONLINE && s.idleAt !== undefined && s.idleAt <= now ? Status.AWAY : s.status;
+
+/**
+ * The headroom reportActivity gives the moments it writes (a device's idle moment, an HTTP
+ * device's deadline): each is set this much beyond its span (idleMs, the HTTP TTL), and a report
+ * finding them still a full span away writes nothing, so one every few seconds costs a read, not a
+ * write. A device turns AWAY between idleMs and idleMs + this after its last activity, never
+ * earlier. @default span / 10 // 1 min on the 10 min idle default, 4 s on the 40 s HTTP session
+ */
+export const activitySlackMs = (spanMs: number) => Math.floor(spanMs / 10);
 
 /**
  * The multi-device rule: OFFLINE without a live session; otherwise a sticky BUSY or INVISIBLE
- * wins; otherwise ONLINE if any device is ONLINE, else AWAY.
+ * wins; otherwise ONLINE if any device is ONLINE (an idle one is AWAY, deviceStatus), else AWAY.
  */
-export function effectiveStatus(sessions: Iterable<Session>, sticky: Sticky): StatusCode {
+export function effectiveStatus(sessions: Iterable<Session>, sticky: Sticky, now = Date.now()): StatusCode {
   let present = false;
   for (const s of sessions) {
     present = true;
-    if (s.status === Status.ONLINE && !sticky) return Status.ONLINE;
+    if (deviceStatus(s, now) === Status.ONLINE && !sticky) return Status.ONLINE;
   }
   if (!present) return Status.OFFLINE;
   return sticky || Status.AWAY;

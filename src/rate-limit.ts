@@ -8,7 +8,7 @@ import type { Metrics } from './metrics.js';
  * the mutation, or `connectionParams.status` when a socket connects (else reconnecting would be a
  * way around the limit, issue 12). Every other limited mutation has its own window.
  */
-export type LimitedOperation = 'setPresence' | 'heartbeat' | 'setStatusMessage' | 'setPrivacy';
+export type LimitedOperation = 'setPresence' | 'heartbeat' | 'reportActivity' | 'setStatusMessage' | 'setPrivacy';
 
 export interface RateLimitDeps {
   engine: Pick<PresenceEngine, 'hit'>;

@@ -4,6 +4,7 @@ import {
   AddFriendsDocument,
   PresenceChangedDocument,
   PrivacyDocument,
+  ReportActivityDocument,
   RichFriendPresenceChangedDocument,
   RichFriendsDocument,
   RichPresencesDocument,
@@ -35,6 +36,8 @@ describe.each(engines)('rich presence on the $name engine', (fixture) => {
     (await ok(srv.url, SetPresenceDocument, { status }, await as(userId))).setPresence;
   const setMessage = async (userId: string, vars: { text: string | null; emoji?: string | null; expiresAt?: string | null }) =>
     (await ok(srv.url, SetStatusMessageDocument, vars, await as(userId))).setStatusMessage;
+  const setPrivacy = async (userId: string, vars: { hide?: string[]; unhide?: string[] }) =>
+    (await ok(srv.url, SetPrivacyDocument, vars, await as(userId))).setPrivacy;
   const subscribe = async (viewer: string, since?: number) => {
     const client = wsClient(srv.url, await as(viewer));
     clients.push(client);
@@ -49,7 +52,7 @@ describe.each(engines)('rich presence on the $name engine', (fixture) => {
   beforeAll(async () => {
     const engine = await fixture.setup();
     teardown = engine.teardown;
-    srv = await startApp({ ...engine.env, PRESENCE_SWEEP_INTERVAL_MS: '50' });
+    srv = await startApp({ ...engine.env, PRESENCE_SWEEP_INTERVAL_MS: '50', PRESENCE_IDLE_MS: '300' });
   });
   afterAll(async () => {
     for (const c of clients) await c.dispose();
@@ -252,6 +255,24 @@ describe.each(engines)('rich presence on the $name engine', (fixture) => {
     expect(sub.events.map((e) => e.friendPresenceChanged)).toEqual([
       expect.objectContaining({ userId: bob, status: 'ONLINE', statusMessage: expect.objectContaining({ text: 'visible' }) }),
     ]);
+  });
+
+  it('an INVISIBLE user who reports activity, idles and edits a message reveals nothing to friends', async () => {
+    const [alice, bob] = users('alice', 'bob');
+    await befriend(alice!, [bob!]);
+    await setStatus(bob!, 'INVISIBLE');
+    const before = (await read(alice!, [bob!]))[0]!;
+    const sub = await subscribe(alice!);
+    const token = await as(bob!);
+    await ok(srv.url, ReportActivityDocument, { deviceId: 'laptop' }, token);
+    await setMessage(bob!, { text: 'shh', expiresAt: new Date(Date.now() + 300).toISOString() });
+    await new Promise((r) => setTimeout(r, 700)); // past the idle time and the message's expiry
+    await ok(srv.url, ReportActivityDocument, { deviceId: 'laptop' }, token);
+    await setPrivacy(bob!, { hide: [alice!] });
+    await setPrivacy(bob!, { unhide: [alice!] });
+    expect((await read(alice!, [bob!]))[0]).toEqual(before);
+    expect(eventsOf(sub, bob!)).toEqual([]);
+    expect((await read(bob!, [bob!]))[0]!.status).toBe('INVISIBLE');
   });
 
   it('a user with neither message nor settings costs nothing more: their record is not flagged', async () => {

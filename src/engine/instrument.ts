@@ -2,7 +2,7 @@ import type { Metrics } from '../metrics.js';
 import type { ChangeResult, PresenceEngine } from './types.js';
 
 /** Operations whose result says whether a change was published. */
-const changing = new Set(['setStatus', 'openSession', 'closeSession', 'takeOverSession', 'heartbeat']);
+const changing = new Set(['setStatus', 'openSession', 'closeSession', 'takeOverSession', 'heartbeat', 'reportActivity']);
 
 /**
  * The engine with every operation timed and its failures counted, and each published change

@@ -100,6 +100,36 @@ export interface PresenceStore {
   sweepRetention(cutoffMs: number, claimMs: number): Promise<number>;
   /** Users present now (exact). */
   onlineCount(): Promise<number>;
+  /**
+   * reportActivity: a person is at the device (README, "Automatic away and devices"). The device
+   * turns ONLINE and reads AWAY once `idleMs` pass without another report (the deadline sweep
+   * makes that change by itself). Creates the session like setPresence(ONLINE) when there is none;
+   * keeps an HTTP device's session alive for at least `ttlMs` like a heartbeat. A report finding
+   * both still a full span away writes nothing (presence.ts activitySlackMs).
+   */
+  reportActivity(userId: string, target: DeviceTarget, idleMs: number, ttlMs: number, nowMs: number): Promise<ChangeResult>;
+  /** The user's live device sessions, sorted by id, as their owner sees them (one read; nothing written). */
+  devices(userId: string, idleMs: number, nowMs: number): Promise<DeviceView[]>;
+}
+
+/** reportActivity's device: `owner` is the connection holding it (WebSocket), null over HTTP. */
+export interface DeviceTarget {
+  sessionId: string;
+  owner: string | null;
+}
+
+/** One device session, for its owner only (Presence.devices). */
+export interface DeviceView {
+  deviceId: string;
+  /** The device's own status, ONLINE or AWAY, idleness applied. */
+  status: StatusCode;
+  /** The last activity written (ms); `nowMs` for a device that never reported any. */
+  lastActiveAt: number;
+  /**
+   * 'websocket': held by an open graphql-ws connection. 'http': kept by a deadline, i.e. an HTTP
+   * client's heartbeat, or a socket that closed and lingers for the grace period.
+   */
+  transport: 'websocket' | 'http';
 }
 
 /** A user's privacy settings as they chose them. */

@@ -58,7 +58,7 @@ builder.queryFields((t) => ({
 }));
 
 /** A missed heartbeat ends the session like a closed socket: after the TTL, then the grace. */
-const httpSessionMs = (ctx: Context) => ctx.config.liveness.httpTtlMs + ctx.config.liveness.graceMs;
+export const httpSessionMs = (ctx: Context) => ctx.config.liveness.httpTtlMs + ctx.config.liveness.graceMs;
 
 builder.mutationFields((t) => ({
   setPresence: t.field({

@@ -14,6 +14,7 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "mutation ReportActivity($deviceId: String) {\n  reportActivity(deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}\n\nquery MyDevices {\n  me {\n    ...PresenceFields\n    devices {\n      deviceId\n      status\n      lastActiveAt\n      transport\n    }\n  }\n}\n\nquery PresencesWithDevices($ids: [ID!]!) {\n  presence(ids: $ids) {\n    userId\n    status\n    devices {\n      deviceId\n    }\n  }\n}": typeof types.ReportActivityDocument,
     "mutation AddFriends($userId: ID!, $friendIds: [ID!]!) {\n  addFriends(userId: $userId, friendIds: $friendIds)\n}\n\nmutation RemoveFriends($userId: ID!, $friendIds: [ID!]!) {\n  removeFriends(userId: $userId, friendIds: $friendIds)\n}": typeof types.AddFriendsDocument,
     "mutation Heartbeat($deviceId: String!) {\n  heartbeat(deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}\n\nquery OnlineCount {\n  onlineCount\n}": typeof types.HeartbeatDocument,
     "fragment PresenceFields on Presence {\n  userId\n  status\n  lastActiveAt\n  version\n}\n\nquery Me {\n  me {\n    ...PresenceFields\n  }\n}\n\nquery Presences($ids: [ID!]!) {\n  presence(ids: $ids) {\n    ...PresenceFields\n  }\n}\n\nquery Friends {\n  friends {\n    ...PresenceFields\n  }\n}\n\nmutation SetPresence($status: PresenceStatus!, $deviceId: String) {\n  setPresence(status: $status, deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}": typeof types.PresenceFieldsFragmentDoc,
@@ -21,6 +22,7 @@ type Documents = {
     "subscription FriendPresenceChanged($since: Float) {\n  friendPresenceChanged(since: $since) {\n    ...PresenceFields\n  }\n}\n\nsubscription PresenceChanged($ids: [ID!]!, $since: Float) {\n  presenceChanged(ids: $ids, since: $since) {\n    ...PresenceFields\n  }\n}": typeof types.FriendPresenceChangedDocument,
 };
 const documents: Documents = {
+    "mutation ReportActivity($deviceId: String) {\n  reportActivity(deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}\n\nquery MyDevices {\n  me {\n    ...PresenceFields\n    devices {\n      deviceId\n      status\n      lastActiveAt\n      transport\n    }\n  }\n}\n\nquery PresencesWithDevices($ids: [ID!]!) {\n  presence(ids: $ids) {\n    userId\n    status\n    devices {\n      deviceId\n    }\n  }\n}": types.ReportActivityDocument,
     "mutation AddFriends($userId: ID!, $friendIds: [ID!]!) {\n  addFriends(userId: $userId, friendIds: $friendIds)\n}\n\nmutation RemoveFriends($userId: ID!, $friendIds: [ID!]!) {\n  removeFriends(userId: $userId, friendIds: $friendIds)\n}": types.AddFriendsDocument,
     "mutation Heartbeat($deviceId: String!) {\n  heartbeat(deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}\n\nquery OnlineCount {\n  onlineCount\n}": types.HeartbeatDocument,
     "fragment PresenceFields on Presence {\n  userId\n  status\n  lastActiveAt\n  version\n}\n\nquery Me {\n  me {\n    ...PresenceFields\n  }\n}\n\nquery Presences($ids: [ID!]!) {\n  presence(ids: $ids) {\n    ...PresenceFields\n  }\n}\n\nquery Friends {\n  friends {\n    ...PresenceFields\n  }\n}\n\nmutation SetPresence($status: PresenceStatus!, $deviceId: String) {\n  setPresence(status: $status, deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}": types.PresenceFieldsFragmentDoc,
@@ -42,6 +44,10 @@ const documents: Documents = {
  */
 export function graphql(source: string): unknown;
 
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation ReportActivity($deviceId: String) {\n  reportActivity(deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}\n\nquery MyDevices {\n  me {\n    ...PresenceFields\n    devices {\n      deviceId\n      status\n      lastActiveAt\n      transport\n    }\n  }\n}\n\nquery PresencesWithDevices($ids: [ID!]!) {\n  presence(ids: $ids) {\n    userId\n    status\n    devices {\n      deviceId\n    }\n  }\n}"): (typeof documents)["mutation ReportActivity($deviceId: String) {\n  reportActivity(deviceId: $deviceId) {\n    ...PresenceFields\n  }\n}\n\nquery MyDevices {\n  me {\n    ...PresenceFields\n    devices {\n      deviceId\n      status\n      lastActiveAt\n      transport\n    }\n  }\n}\n\nquery PresencesWithDevices($ids: [ID!]!) {\n  presence(ids: $ids) {\n    userId\n    status\n    devices {\n      deviceId\n    }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

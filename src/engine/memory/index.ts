@@ -1,4 +1,6 @@
 import {
+  activitySlackMs,
+  deviceStatus,
   effectiveStatus,
   nextState,
   settingsOf,
@@ -13,9 +15,13 @@ import {
 import { FriendLimitError, HiddenLimitError, SessionLimitError } from '../../errors.js';
 import { createMemoryBus } from '../bus.js';
 import { friendshipEntries, planFriendship, planPresence } from '../routing.js';
-import type { ChangeResult, PresenceEngine } from '../types.js';
+import type { ChangeResult, DeviceView, PresenceEngine } from '../types.js';
 
 type Activity = typeof Status.ONLINE | typeof Status.AWAY;
+/** A session's idle moment, to carry over to its next form (PRESENCE keeps it the same way). */
+const idleOf = (s: Session | undefined): { idleAt?: number } => (s?.idleAt === undefined ? {} : { idleAt: s.idleAt });
+/** A device past its idle moment: ONLINE written back as AWAY (the Lua script does the same). */
+const isIdle = (s: Session, now: number) => deviceStatus(s, now) !== s.status;
 
 /**
  * The embedded engine: everything in this process, for running one instance with nothing else
@@ -88,6 +94,7 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
       throw new SessionLimitError(`at most ${maxSessions} device sessions per user`);
     }
     for (const [id, s] of own) if (s.kind === 'deadline' && s.expiresAt <= Date.now()) own.delete(id);
+    for (const s of own.values()) if (isIdle(s, Date.now())) s.status = Status.AWAY;
     if (own.size === 0) sessions.delete(userId);
     const current = settingsOf(prev, (hiddenFrom.get(userId)?.size ?? 0) > 0);
     const next = settings ? settings(current) : current;
@@ -132,10 +139,13 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
         const id = target.sessionId ?? 'default';
         const activity = activityOf(status);
         const existing = own.get(id);
-        const deviceStatus = activity ?? existing?.status ?? Status.ONLINE;
-        if (existing?.kind === 'socket') own.set(id, { ...existing, status: deviceStatus });
-        else if (existing || target.owner === null) own.set(id, { kind: 'deadline', status: deviceStatus, expiresAt: Date.now() + ttlMs });
-        else own.set(id, { kind: 'socket', status: deviceStatus, owner: target.owner });
+        const deviceActivity = activity ?? existing?.status ?? Status.ONLINE;
+        // A chosen ONLINE/AWAY ends automatic away until the device's next activity.
+        const idle = activity ? {} : idleOf(existing);
+        if (existing?.kind === 'socket') own.set(id, { kind: 'socket', status: deviceActivity, owner: existing.owner, ...idle });
+        else if (existing || target.owner === null)
+          own.set(id, { kind: 'deadline', status: deviceActivity, expiresAt: Date.now() + ttlMs, ...idle });
+        else own.set(id, { kind: 'socket', status: deviceActivity, owner: target.owner });
         return activity ? 0 : (status as Sticky);
       }),
 
@@ -143,15 +153,16 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
       change(userId, nowMs, (own, sticky) => {
         const s = own.get(sessionId);
         if (!s || s.kind === 'deadline' || s.owner === previousOwner) {
-          own.set(sessionId, { kind: 'socket', status: s?.status ?? activityOf(activity) ?? Status.ONLINE, owner });
+          own.set(sessionId, { kind: 'socket', status: s?.status ?? activityOf(activity) ?? Status.ONLINE, owner, ...idleOf(s) });
         }
         return sticky;
       }),
 
     openSession: (userId, sessionId, owner, status, nowMs) =>
       change(userId, nowMs, (own, sticky) => {
-        const deviceStatus = activityOf(status) ?? own.get(sessionId)?.status ?? Status.ONLINE;
-        own.set(sessionId, { kind: 'socket', status: deviceStatus, owner });
+        const s = own.get(sessionId);
+        const chosen = activityOf(status);
+        own.set(sessionId, { kind: 'socket', status: chosen ?? s?.status ?? Status.ONLINE, owner, ...(chosen ? {} : idleOf(s)) });
         return sticky;
       }),
 
@@ -159,7 +170,7 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
       change(userId, nowMs, (own, sticky) => {
         const s = own.get(sessionId);
         if (s?.kind === 'socket' && s.owner === owner) {
-          if (graceMs > 0) own.set(sessionId, { kind: 'deadline', status: s.status, expiresAt: Date.now() + graceMs });
+          if (graceMs > 0) own.set(sessionId, { kind: 'deadline', status: s.status, expiresAt: Date.now() + graceMs, ...idleOf(s) });
           else own.delete(sessionId);
         }
         return sticky;
@@ -168,7 +179,8 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
     takeOverSession: (userId, sessionId, owner, deadlineMs, nowMs) =>
       change(userId, nowMs, (own, sticky) => {
         const s = own.get(sessionId);
-        if (s?.kind === 'socket' && s.owner === owner) own.set(sessionId, { kind: 'deadline', status: s.status, expiresAt: deadlineMs });
+        if (s?.kind === 'socket' && s.owner === owner)
+          own.set(sessionId, { kind: 'deadline', status: s.status, expiresAt: deadlineMs, ...idleOf(s) });
         return sticky;
       }),
 
@@ -176,7 +188,7 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
       change(userId, nowMs, (own, sticky) => {
         const s = own.get(sessionId);
         if (s?.kind !== 'socket')
-          own.set(sessionId, { kind: 'deadline', status: s?.status ?? Status.ONLINE, expiresAt: Date.now() + ttlMs });
+          own.set(sessionId, { kind: 'deadline', status: s?.status ?? Status.ONLINE, expiresAt: Date.now() + ttlMs, ...idleOf(s) });
         return sticky;
       }),
 
@@ -208,15 +220,13 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
 
     async sweepDeadlines(nowMs) {
       const now = Date.now();
-      const due = [...records.keys()].filter((userId) => {
-        const expiry = records.get(userId)?.x?.message?.expiresAt;
-        return (
-          (expiry != null && expiry <= now) ||
-          [...(sessions.get(userId)?.values() ?? [])].some((s) => s.kind === 'deadline' && s.expiresAt <= now)
-        );
-      });
+      const due = new Set<string>();
+      for (const [userId, own] of sessions)
+        if ([...own.values()].some((s) => (s.kind === 'deadline' && s.expiresAt <= now) || isIdle(s, now))) due.add(userId);
+      // A status message past its expiry (it is among the user's deadlines, like on Redis).
+      for (const [userId, r] of records) if (r.x?.message?.expiresAt != null && r.x.message.expiresAt <= now) due.add(userId);
       for (const userId of due) await change(userId, nowMs);
-      return due.length;
+      return due.size;
     },
 
     async sweepRetention(cutoffMs) {
@@ -295,6 +305,38 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
 
     async close() {
       await bus.close();
+    },
+
+    reportActivity: (userId, target, idleMs, ttlMs, nowMs) =>
+      change(userId, nowMs, (own, sticky) => {
+        const now = Date.now();
+        const s = own.get(target.sessionId);
+        // As PRESENCE 'activity': nothing changes while the idle moment is at least idleMs away.
+        const fresh = s?.status === Status.ONLINE && s.idleAt !== undefined && s.idleAt >= now + idleMs;
+        const idleAt = fresh ? s.idleAt! : now + idleMs + activitySlackMs(idleMs);
+        if (s?.kind === 'socket') {
+          if (!fresh) own.set(target.sessionId, { kind: 'socket', status: Status.ONLINE, owner: s.owner, idleAt });
+        } else if (s || target.owner === null) {
+          const alive = s?.kind === 'deadline' && s.expiresAt >= now + ttlMs;
+          if (!(fresh && alive))
+            own.set(target.sessionId, { kind: 'deadline', status: Status.ONLINE, expiresAt: now + ttlMs + activitySlackMs(ttlMs), idleAt });
+        } else own.set(target.sessionId, { kind: 'socket', status: Status.ONLINE, owner: target.owner, idleAt });
+        return sticky;
+      }),
+
+    async devices(userId, idleMs, nowMs) {
+      const now = Date.now();
+      const out: DeviceView[] = [];
+      for (const [deviceId, s] of sessions.get(userId) ?? []) {
+        if (s.kind === 'deadline' && s.expiresAt <= now) continue; // the next sweep removes it
+        out.push({
+          deviceId,
+          status: deviceStatus(s, now),
+          lastActiveAt: s.idleAt === undefined ? nowMs : Math.min(nowMs, s.idleAt - idleMs - activitySlackMs(idleMs)),
+          transport: s.kind === 'socket' ? 'websocket' : 'http',
+        });
+      }
+      return out.sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
     },
   };
 }

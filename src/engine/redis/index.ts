@@ -1,9 +1,17 @@
 import type { Redis } from 'ioredis';
-import { decodeRecord, type Extras, type PresenceChange, type StatusCode, type StoredPresence } from '../../presence.js';
+import {
+  activitySlackMs,
+  decodeRecord,
+  Status,
+  type Extras,
+  type PresenceChange,
+  type StatusCode,
+  type StoredPresence,
+} from '../../presence.js';
 import { FriendLimitError, HiddenLimitError, SessionLimitError } from '../../errors.js';
 import type { Inbox, Outbox, RoutedFriendship } from '../bus.js';
 import { friendshipEntries, planFriendship, planPresence } from '../routing.js';
-import type { ChangeResult, LoadedPresence, PresenceEngine } from '../types.js';
+import type { ChangeResult, DeviceView, LoadedPresence, PresenceEngine } from '../types.js';
 import { batch, groupByNode, type Command, type RedisClient } from './connect.js';
 import { createKeys, type RedisKeys } from './keys.js';
 import { CLAIM_DEAD, CLAIM_DUE, HIT, PRESENCE, READ_MANY, RENEW_LEASE, RETENTION } from './scripts.js';
@@ -485,6 +493,34 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
     async close() {
       // The connections are injected; their owner quits them.
     },
+
+    reportActivity: (userId, target, idleMs, ttlMs, nowMs) =>
+      run('activity', userId, nowMs, target.sessionId, idleMs, activitySlackMs(idleMs), ttlMs, activitySlackMs(ttlMs), target.owner ?? ''),
+    async devices(userId, idleMs, nowMs) {
+      const all = await client.hgetall(keys.userKeys(userId)[1]);
+      return Object.entries(all)
+        .flatMap(([deviceId, value]) => deviceOf(deviceId, value, idleMs, nowMs) ?? [])
+        .sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+    },
+  };
+}
+
+/**
+ * One session value as its owner sees it (the format is PRESENCE's, scripts.ts): idleness applied
+ * at `nowMs`, null when it is a deadline session already past (the next sweep removes it).
+ */
+function deviceOf(deviceId: string, value: string, idleMs: number, nowMs: number): DeviceView | null {
+  const bar = value.indexOf('|', 2);
+  const x = bar === -1 ? value.slice(2) : value.slice(2, bar);
+  const socket = value[0] === 'w';
+  if (!socket && Number(x) <= nowMs) return null;
+  const idleAt = bar === -1 ? null : Number(value.slice(bar + 1));
+  const own = Number(value[1]) === Status.AWAY ? Status.AWAY : Status.ONLINE;
+  return {
+    deviceId,
+    status: own === Status.ONLINE && idleAt !== null && idleAt <= nowMs ? Status.AWAY : own,
+    lastActiveAt: idleAt === null ? nowMs : Math.min(nowMs, idleAt - idleMs - activitySlackMs(idleMs)),
+    transport: socket ? 'websocket' : 'http',
   };
 }
 

@@ -27,9 +27,17 @@
  *   expire   (nothing: re-evaluate deadlines)
  *   message  text ('' = clear), emoji ('' = none), expiresAt (ms, '' = none)
  *   privacy  lastActive ('' = unchanged, 'F' FRIENDS, 'N' NOBODY), max hidden, n, n ids to hide, m, m ids to unhide
+ *   activity sessionId, idleMs, idle slack, ttlMs, ttl slack, owner ('' = HTTP)   (reportActivity:
+ *            the device is ONLINE until idleMs + slack from now, and an HTTP device's session
+ *            lives ttlMs + slack; nothing is written while the stored moments are still a full
+ *            idleMs / ttlMs away (presence.ts activitySlackMs); creates the session like set)
  * A socket owner is one connection (`<instanceId>:<n>`), so two sockets of one device on one
  * instance never end each other's session.
- * Session values: 'w' .. status .. owner (socket) | 'd' .. status .. expiresAt (deadline).
+ * Session values: 'w' .. status .. owner (socket) | 'd' .. status .. expiresAt (deadline), then,
+ * only on a device that reported activity, '|' .. idleAt (ms, Redis clock): from then on the
+ * device reads AWAY (automatic away). The evaluation writes an idle ONLINE device back as AWAY and
+ * counts idle moments still ahead in the user's earliest deadline, so the sweep turns it AWAY.
+ * Explicit ONLINE/AWAY choices (set, open with a status) drop the suffix; every other op keeps it.
  * The record is `h * 10^15 + t * 32 + sticky bits * 8 + status` (presence.ts decodeRecord and
  * nextState): `h` counts the changes since `t` which only the user sees; it is split off as
  * decimal digits because the whole exceeds a double's 2^53. A trailing '+' flags a user with
@@ -82,22 +90,32 @@ end
 local prevMt, prevMe, prevMx, prevNobody = mt, me, mx, nobody
 local hidChanged = {}
 
-local function put(sid, kind, st, x)
-  if redis.call('HEXISTS', S, sid) == 0 and redis.call('HLEN', S) >= maxSessions then
+local ONLINE, AWAY, IDLE_MARK = 1, 2, '|'
+-- idle: nil keeps the session's idle moment (if any), false drops it, a string sets it.
+local function put(sid, kind, st, x, idle)
+  local old = redis.call('HGET', S, sid)
+  if not old and redis.call('HLEN', S) >= maxSessions then
     error('session limit')
   end
-  redis.call('HSET', S, sid, kind .. st .. x)
+  if idle == nil and old then
+    local bar = old:find(IDLE_MARK, 3, true)
+    if bar then idle = old:sub(bar + 1) end
+  end
+  redis.call('HSET', S, sid, kind .. st .. x .. (idle and IDLE_MARK .. idle or ''))
 end
+-- kind, status, owner or deadline, idle moment (nil when the device never reported activity)
 local function get(sid)
   local v = redis.call('HGET', S, sid)
   if not v then return nil end
+  local bar = v:find(IDLE_MARK, 3, true)
+  if bar then return v:sub(1, 1), tonumber(v:sub(2, 2)), v:sub(3, bar - 1), tonumber(v:sub(bar + 1)) end
   return v:sub(1, 1), tonumber(v:sub(2, 2)), v:sub(3)
 end
 
 local ok, err = pcall(function()
   if op == 'open' then
     local kind, st = get(ARGV[6])
-    put(ARGV[6], 'w', tonumber(ARGV[8]) or st or 1, ARGV[7])
+    put(ARGV[6], 'w', tonumber(ARGV[8]) or st or 1, ARGV[7], tonumber(ARGV[8]) and false)
   elseif op == 'reopen' then
     local kind, st, x = get(ARGV[6])
     if not kind or kind == 'd' or x == ARGV[8] then put(ARGV[6], 'w', st or tonumber(ARGV[9]) or 1, ARGV[7]) end
@@ -118,9 +136,10 @@ local ok, err = pcall(function()
       local activity = nil
       if status == 3 or status == 4 then sticky = status else sticky = 0; activity = status end
       local kind, st, x = get(sid)
-      if kind == 'w' then put(sid, 'w', activity or st, x)
-      elseif kind == 'd' or ARGV[9] == '' then put(sid, 'd', activity or st or 1, string.format('%d', rnow + tonumber(ARGV[8])))
-      else put(sid, 'w', activity or 1, ARGV[9]) end
+      local idle = activity and false -- a chosen ONLINE/AWAY ends automatic away until the next activity
+      if kind == 'w' then put(sid, 'w', activity or st, x, idle)
+      elseif kind == 'd' or ARGV[9] == '' then put(sid, 'd', activity or st or 1, string.format('%d', rnow + tonumber(ARGV[8])), idle)
+      else put(sid, 'w', activity or 1, ARGV[9], idle) end
     end
   elseif op == 'message' then
     mt, me, mx = ARGV[6], ARGV[7], ARGV[8]
@@ -147,6 +166,18 @@ local ok, err = pcall(function()
     for i = 1, #hide do
       if redis.call('SADD', H, hide[i]) == 1 then table.insert(hidChanged, '+' .. hide[i]) end
     end
+  elseif op == 'activity' then
+    local sid, idleMs = ARGV[6], tonumber(ARGV[7])
+    local ttl = tonumber(ARGV[9])
+    local kind, st, x, idle = get(sid)
+    local fresh = kind and st == ONLINE and idle and idle >= rnow + idleMs
+    local at = string.format('%d', fresh and idle or rnow + idleMs + tonumber(ARGV[8]))
+    if kind == 'w' then
+      if not fresh then put(sid, 'w', ONLINE, x, at) end
+    elseif kind == 'd' or ARGV[11] == '' then
+      local alive = kind == 'd' and tonumber(x) >= rnow + ttl
+      if not (fresh and alive) then put(sid, 'd', ONLINE, string.format('%d', rnow + ttl + tonumber(ARGV[10])), at) end
+    else put(sid, 'w', ONLINE, ARGV[11], at) end
   end
 end)
 if not ok then
@@ -161,12 +192,23 @@ local all = redis.call('HGETALL', S)
 local present, online, earliest = false, false, nil
 for i = 1, #all, 2 do
   local v = all[i + 1]
-  local kind, x = v:sub(1, 1), v:sub(3)
+  local kind, st, bar = v:sub(1, 1), tonumber(v:sub(2, 2)), v:find(IDLE_MARK, 3, true)
+  local x = bar and v:sub(3, bar - 1) or v:sub(3)
   if kind == 'd' and tonumber(x) <= rnow then
     redis.call('HDEL', S, all[i])
   else
     present = true
-    if tonumber(v:sub(2, 2)) == 1 then online = true end
+    if bar and st == ONLINE then
+      local idle = tonumber(v:sub(bar + 1))
+      if idle <= rnow then
+        -- Idle: AWAY from now on, written back so it is not evaluated again.
+        st = AWAY
+        redis.call('HSET', S, all[i], kind .. AWAY .. v:sub(3))
+      elseif not earliest or idle < earliest then
+        earliest = idle
+      end
+    end
+    if st == ONLINE then online = true end
     if kind == 'd' and (not earliest or tonumber(x) < earliest) then earliest = tonumber(x) end
   end
 end
