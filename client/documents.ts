@@ -99,16 +99,13 @@ export const ClientPresenceChangedDocument = doc<{ presenceChanged: Presence }, 
   `subscription PresenceChanged($ids: [ID!]!, $since: Float) { presenceChanged(ids: $ids, since: $since) { ${fields} } }`,
 );
 
-/**
- * Every document above, for the drift test. ClientReportActivityDocument is left out until the
- * printed schema has `reportActivity` (issue 13, still being built): until then the client turns
- * activity reporting off when a server refuses the document (GRAPHQL_VALIDATION_FAILED).
- */
+/** Every document above, for the drift test. */
 export const clientDocuments: readonly TypedDocument<unknown, Record<string, unknown>>[] = [
   ClientFriendsDocument,
   ClientMeDocument,
   ClientSetPresenceDocument,
   ClientSetStatusMessageDocument,
+  ClientReportActivityDocument,
   ClientHeartbeatDocument,
   ClientFriendPresenceChangedDocument,
   ClientPresenceChangedDocument,

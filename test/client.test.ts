@@ -245,6 +245,48 @@ describe('client library against a real server', () => {
     expect(ws.since('FriendPresenceChanged')).toEqual([0, online.version]);
   });
 
+  it('reports input as activity (throttled): idle turns the device AWAY, input brings it back, a chosen AWAY holds', async () => {
+    const idle = await startApp({ PRESENCE_IDLE_MS: '600', PRESENCE_SWEEP_INTERVAL_MS: '100' });
+    try {
+      const [a, b] = users('a', 'b');
+      await ok(idle.url, AddFriendsDocument, { userId: a!, friendIds: [b!] }, await idle.token('svc', { service: true }));
+      const url = `${idle.url}/graphql`;
+      const page = new EventTarget(); // a page's document
+      const ws = controllableWebSocket();
+      const reports = () => ws.sent.filter((m) => m.type === 'subscribe' && m.payload?.operationName === 'ReportActivity').length;
+      const { client: A, errors } = connect({
+        url,
+        token: await idle.token(a!),
+        webSocketImpl: ws.impl,
+        activityEvents: page,
+        activityThrottleMs: 200,
+      });
+      const { client: B } = connect({ url, token: await idle.token(b!) });
+      const seen = (status: PresenceStatus) => B.friends.get(a!)?.status === status;
+      await waitFor(() => A.connection === 'connected' && B.connection === 'connected' && seen('ONLINE'));
+      page.dispatchEvent(new Event('keydown')); // the first report makes the device one that can idle
+      for (let i = 0; i < 20; i++) page.dispatchEvent(new Event('pointermove')); // within the throttle window: dropped
+      await waitFor(() => reports() === 1);
+      await waitFor(() => seen('AWAY'), 3_000); // no input for 600 ms
+      page.dispatchEvent(new Event('pointerdown'));
+      await waitFor(() => seen('ONLINE'), 2_000);
+      expect(A.me?.status).toBe('ONLINE');
+
+      await A.setStatus('AWAY');
+      await waitFor(() => seen('AWAY'));
+      await new Promise((r) => setTimeout(r, 250)); // past the throttle window
+      page.dispatchEvent(new Event('keydown')); // not reported: the person chose AWAY
+      await new Promise((r) => setTimeout(r, 300));
+      expect(seen('AWAY')).toBe(true);
+      expect(reports()).toBe(2); // the keydown, the pointerdown: the 20 moves fell in the first one's window
+      expect(errors).toEqual([]);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      clients = [];
+      await idle.stop();
+    }
+  });
+
   it('a socket that stops answering pings is given up and replaced, and what it missed is read again', async () => {
     const [a, b] = users('a', 'b');
     await befriend(a!, [b!]);
