@@ -187,6 +187,49 @@ describe('the board in Chromium', () => {
   });
 });
 
+describe('the board reports activity for automatic away', () => {
+  let srv: TestServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    srv = await startApp({ JWT_SECRET: '', PRESENCE_IDLE_MS: '1000', PRESENCE_SWEEP_INTERVAL_MS: '100' });
+    browser = await launchChromium();
+    await ok(srv.url, AddFriendsDocument, { userId: 'dan', friendIds: ['fay'] }, await srv.token('ops', { service: true }));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await srv?.stop();
+  });
+
+  const open = async (name: string) => {
+    const page = await (await offlineContext(browser)).context.newPage();
+    await page.goto(`${srv.url}/board`);
+    await page.getByLabel('Name').fill(name);
+    await page.getByRole('button', { name: `Sign in as ${name}` }).click();
+    await page.waitForFunction((n) => document.getElementById('connection')?.textContent === `Live as ${n}`, name, { timeout: 10_000 });
+    return page;
+  };
+
+  it("a page left alone turns AWAY for its friends; the person's next input brings it back", async () => {
+    const [dan, fay] = [await open('dan'), await open('fay')];
+    const danAs = () => fay.locator('li[data-user-id="dan"] .status').innerText();
+    await expect.poll(danAs).toBe('Online');
+    await dan.mouse.move(10, 10); // the first input: reported at once
+    await expect.poll(danAs, { timeout: 5_000 }).toBe('Away'); // then a second without any
+    await expect.poll(() => dan.locator('input[name=status]:checked').inputValue()).toBe('AWAY'); // dan's own picker follows
+    // Input again: reported once the 5 s throttle window of the first report has passed.
+    await expect
+      .poll(
+        async () => {
+          await dan.mouse.move(20 + Math.random() * 100, 20);
+          return danAs();
+        },
+        { timeout: 10_000, interval: 250 },
+      )
+      .toBe('Online');
+  });
+});
+
 describe('the board is off in production, and its development sign-in needs the development secret', () => {
   const get = (url: string) => fetch(`${url}/board`);
   const devToken = (url: string) =>
