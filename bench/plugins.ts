@@ -206,8 +206,8 @@ async function measurePlugins(): Promise<Section> {
     `| none of them (schema, context, resolvers and yoga alone) | ${results.map((r) => fmtNum(median(r.costs.get('none')!), 1)).join(' | ')} |`,
     `| bare graphql-yoga, \`{ hello }\` | ${results.map((r) => fmtNum(median(r.hello), 1)).join(' | ')} |`,
   );
-  // What is not a yoga plugin: the context each request builds, and the DataLoader in front of
-  // engine.load (presence(ids) goes through loadMany), each against the same work without it.
+  // What is not a yoga plugin: the context each request builds, and the presence loader in front
+  // of engine.load (presence(ids) goes through loadMany), each against the same work without it.
   const viewer = { userId: viewerId, service: false, exp: null };
   const perCall = async (n: number, op: () => unknown) => {
     for (let i = 0; i < n / 10; i++) await op();
@@ -228,7 +228,7 @@ async function measurePlugins(): Promise<Section> {
   lines.push(
     '',
     `Outside the plugins, same process, ${rounds} rounds: building a request's context (src/context.ts) ${fmtNum(median(contextUs), 2)} µs;` +
-      ` the DataLoader's loadMany of 100 ids costs ${fmtNum(median(loaderDiffs), 1)} ± ${fmtNum(spread(loaderDiffs), 1)} µs more than calling engine.load with them directly` +
+      ` the context's presence loader (loadMany of 100 ids) costs ${fmtNum(median(loaderDiffs), 1)} ± ${fmtNum(spread(loaderDiffs), 1)} µs more than calling engine.load with them directly` +
       ` (${fmtNum(median(loaderUs), 1)} against ${fmtNum(median(directUs), 1)} µs on the memory engine).`,
   );
   await close();

@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, release, totalmem } from 'node:os';
+import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchConnections } from './connections.js';
@@ -126,7 +126,7 @@ function machine(): string[] {
   }
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   return [
-    `- CPU: ${availableParallelism()} cores, ${model}${mhz ? ` (${Math.round(Number(mhz))} MHz)` : ''}`,
+    `- CPU: ${cpus().length} cores, ${model}${mhz ? ` (${Math.round(Number(mhz))} MHz)` : ''}`,
     `- RAM: ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Linux ${release()}; open-files limit ${openFilesLimit()}`,
     `- Node ${process.version}, Redis ${redis} (redis-server started by the suite, no persistence), ioredis, graphql-yoga, graphql-ws, undici as load generator`,
     `- Date: ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC; load average before the run ${load}`,
@@ -212,7 +212,7 @@ const out = [
     : []),
   `${verdicts.filter((r) => r.result === 'PASS').length} of ${verdicts.length} targets met${failed ? `; ${failed} benchmark(s) failed to run` : ''}.` +
     ' Ratios are Presence / baseline (for memory, lower is better). CPU shares below are % of one core (the machine has' +
-    ` ${availableParallelism() * 100}%); "other" is every process the suite did not start.`,
+    ` ${cpus().length * 100}%); "other" is every process the suite did not start.`,
   '',
   '## Details and evidence',
   '',
@@ -224,8 +224,11 @@ const out = [
   ]),
   '## Notes',
   '',
-  `- This machine has ${availableParallelism()} cores and every process of a benchmark runs on them together: Redis, the API server(s), the load generator and (fan-out) the receivers.` +
-    ' Ratios compare runs under the same contention; absolute rates on a machine where the load generator and Redis have their own cores would be higher.',
+  `- This machine has ${cpus().length} cores and every process of a benchmark runs on them together: Redis, the API server(s), the load generator and (fan-out) the receivers.` +
+    ' Ratios compare runs under the same contention; absolute rates on a machine where the load generator and Redis have their own cores would be higher.' +
+    (process.env['BENCH_PIN'] === '1'
+      ? ' This run was pinned (BENCH_PIN=1): the process under test (API server, bare yoga, or the raw ioredis client) on core 0, Redis and the load generator on the last core; processes the suite did not start still run anywhere.'
+      : ''),
   '- The suite starts its own redis-server processes (`--save "" --appendonly no`, loopback only) and API servers as `node --import tsx src/main.ts` with NODE_ENV=production,' +
     ' a 40-character JWT_SECRET, LOG_LEVEL=info and PRESENCE_RETENTION_SCAN_MS=3600000 (the once-a-minute retention scan of every bucket would otherwise land in some measurement windows); everything else is the default configuration.',
   '- bench/probe.ts is preloaded into the servers (`--import`) to read memory after a full GC (`--expose-gc`) and to take CPU and heap profiles over IPC; it does nothing unless asked.',
