@@ -3,10 +3,10 @@
  * up, API server processes with a measurement probe, CPU accounting from /proc, an HTTP load
  * generator, a minimal graphql-ws client, percentiles and formatting.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import WebSocket from 'ws';
@@ -696,4 +696,25 @@ export function randomIds(prefix: string, n: number, space: number): string[] {
   const out = new Set<string>();
   while (out.size < n) out.add(`${prefix}${Math.floor(Math.random() * space)}`);
   return [...out];
+}
+
+// ---- CPU pinning (BENCH_PIN=1) --------------------------------------------------------------------
+
+/** BENCH_PIN=1: the process under test on core 0, Redis and the load generator on the last core. */
+export const pinning = () => process.env['BENCH_PIN'] === '1' && cpus().length >= 2;
+
+/**
+ * Pins every thread of `pid` to `core` (taskset -a); a no-op unless BENCH_PIN=1. Cores are counted
+ * with os.cpus(), not availableParallelism(), which shrinks to 1 once this process is pinned.
+ */
+export function pin(pid: number, core: 'work' | 'rest'): void {
+  if (!pinning()) return;
+  const cpu = core === 'work' ? 0 : cpus().length - 1;
+  execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
+/** Lets every thread of `pid` run on every core again; a no-op unless BENCH_PIN=1. */
+export function unpin(pid: number): void {
+  if (!pinning()) return;
+  execFileSync('taskset', ['-a', '-pc', `0-${cpus().length - 1}`, String(pid)], { stdio: 'ignore' });
 }

@@ -8,12 +8,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, release, totalmem } from 'node:os';
+import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchConnections } from './connections.js';
 import { benchFanout } from './fanout.js';
 import { benchMemory } from './memory.js';
+import { benchOverhead } from './overhead.js';
+import { benchPlugins } from './plugins.js';
 import { benchRead } from './read.js';
 import { benchWrite } from './write.js';
 import {
@@ -44,9 +46,11 @@ Benchmarks:
   3. write        setPresence vs mutation { __typename }                       (bench/write.ts)
   4. fanout       10K subscribers on 2 instances vs ioredis inbox + ws.send    (bench/fanout.ts)
   5. connections  server memory per idle subscribed connection vs bare ws      (bench/connections.ts)
+  6. plugins      CPU per request of each plugin, in one process (A/B by leaving each out) (bench/plugins.ts)
+  7. overhead     authenticated { me } over HTTP vs bare graphql-yoga { hello }  (bench/overhead.ts)
 
 Settings (environment variables, all optional):
-  BENCH_ONLY                  comma-separated subset, e.g. "read,write" (default: all five)
+  BENCH_ONLY                  comma-separated subset, e.g. "read,write" (default: all)
   BENCH_DURATION_S            seconds of measured load per measurement (default 10)
   BENCH_WARMUP_S              seconds of unmeasured load before each (default 2)
   BENCH_CONCURRENCY           requests in flight, read and write benches and their baselines (32)
@@ -75,6 +79,11 @@ Settings (environment variables, all optional):
   BENCH_FANOUT_WINDOW         fanout: x100 deliveries outstanding when finding the maximum rate (50)
   BENCH_CONNECTIONS           connections: idle connections held (20000; capped by ulimit -Hn)
   BENCH_CONN_FRIENDS          connections: friends per viewer (100)
+  BENCH_PIN=1                 read, write, overhead: the process under test on core 0, Redis and the
+                              load generator on the other (taskset; the machine has 2 cores)
+  BENCH_OVERHEAD_VIEWERS      overhead: users (tokens) the { me } requests are spread over (1000)
+  BENCH_PLUGIN_ROUNDS         plugins: interleaved rounds per variant (7)
+  BENCH_PLUGIN_REQUESTS       plugins: requests per variant and round ({ me }; presence(ids) runs a tenth) (2000)
   BENCH_BUILD                 what the API servers run: tsx (src/main.ts through tsx, default) or dist
                               (dist/main.js, the tsc build \`npm start\` runs; \`npm run build\` first)
   BENCH_SERVER_<NAME>=value   sets <NAME> in every API server's environment, e.g.
@@ -101,6 +110,8 @@ const benches: { name: string; title: string; run: () => Promise<Section> }[] = 
   { name: 'write', title: '3. Write path', run: benchWrite },
   { name: 'fanout', title: '4. Fan-out', run: benchFanout },
   { name: 'connections', title: '5. Connections', run: benchConnections },
+  { name: 'plugins', title: '6. Per-plugin cost', run: benchPlugins },
+  { name: 'overhead', title: '7. Request overhead', run: benchOverhead },
 ];
 
 function machine(): string[] {
@@ -115,7 +126,7 @@ function machine(): string[] {
   }
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   return [
-    `- CPU: ${availableParallelism()} cores, ${model}${mhz ? ` (${Math.round(Number(mhz))} MHz)` : ''}`,
+    `- CPU: ${cpus().length} cores, ${model}${mhz ? ` (${Math.round(Number(mhz))} MHz)` : ''}`,
     `- RAM: ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Linux ${release()}; open-files limit ${openFilesLimit()}`,
     `- Node ${process.version}, Redis ${redis} (redis-server started by the suite, no persistence), ioredis, graphql-yoga, graphql-ws, undici as load generator`,
     `- Date: ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC; load average before the run ${load}`,
@@ -201,15 +212,23 @@ const out = [
     : []),
   `${verdicts.filter((r) => r.result === 'PASS').length} of ${verdicts.length} targets met${failed ? `; ${failed} benchmark(s) failed to run` : ''}.` +
     ' Ratios are Presence / baseline (for memory, lower is better). CPU shares below are % of one core (the machine has' +
-    ` ${availableParallelism() * 100}%); "other" is every process the suite did not start.`,
+    ` ${cpus().length * 100}%); "other" is every process the suite did not start.`,
   '',
   '## Details and evidence',
   '',
-  ...sections.flatMap((s) => [`### ${s.title}`, '', ...s.details.map((d) => (d.startsWith('  ') ? `    ${d.trimStart()}` : `- ${d}`)), '']),
+  ...sections.flatMap((s) => [
+    `### ${s.title}`,
+    '',
+    ...s.details.map((d) => (d.startsWith('  ') ? `    ${d.trimStart()}` : d === '' || d.startsWith('|') ? d : `- ${d}`)),
+    '',
+  ]),
   '## Notes',
   '',
-  `- This machine has ${availableParallelism()} cores and every process of a benchmark runs on them together: Redis, the API server(s), the load generator and (fan-out) the receivers.` +
-    ' Ratios compare runs under the same contention; absolute rates on a machine where the load generator and Redis have their own cores would be higher.',
+  `- This machine has ${cpus().length} cores and every process of a benchmark runs on them together: Redis, the API server(s), the load generator and (fan-out) the receivers.` +
+    ' Ratios compare runs under the same contention; absolute rates on a machine where the load generator and Redis have their own cores would be higher.' +
+    (process.env['BENCH_PIN'] === '1'
+      ? ' This run was pinned (BENCH_PIN=1): the process under test (API server, bare yoga, or the raw ioredis client) on core 0, Redis and the load generator on the last core; processes the suite did not start still run anywhere.'
+      : ''),
   '- The suite starts its own redis-server processes (`--save "" --appendonly no`, loopback only) and API servers as `node --import tsx src/main.ts` with NODE_ENV=production,' +
     ' a 40-character JWT_SECRET, LOG_LEVEL=info and PRESENCE_RETENTION_SCAN_MS=3600000 (the once-a-minute retention scan of every bucket would otherwise land in some measurement windows); everything else is the default configuration.',
   '- bench/probe.ts is preloaded into the servers (`--import`) to read memory after a full GC (`--expose-gc`) and to take CPU and heap profiles over IPC; it does nothing unless asked.',

@@ -27,9 +27,12 @@ import {
   log,
   meanCpu,
   mergeLoads,
+  pin,
+  pinning,
   profileLines,
   startPresenceServer,
   track,
+  unpin,
   waitIdle,
   type LoadResult,
   type Section,
@@ -94,6 +97,9 @@ export async function benchWrite(): Promise<Section> {
       return r;
     };
 
+    pin(server.pid, 'work');
+    pin(redis.proc.pid!, 'rest');
+    pin(process.pid, 'rest');
     await waitIdle(server.pid, 10_000);
     // Interleaved, half the time each: do-nothing, setPresence, do-nothing, setPresence, so that
     // drift (JIT, GC, the machine) weighs on both alike.
@@ -134,6 +140,9 @@ export async function benchWrite(): Promise<Section> {
     const ratio = set.rate / noop.rate;
     const pass = ratio >= 0.7;
     const details = [
+      pinning()
+        ? 'Pinned (BENCH_PIN=1): the API server on core 0, Redis and the load generator on core 1.'
+        : 'Not pinned: every process shares both cores.',
       `setPresence (alternating ONLINE/AWAY over ${fmtInt(users)} users), ${concurrency} in flight, ${fmtNum(set.seconds, 1)} s: ${fmtInt(set.requests)} requests = ${fmtInt(set.rate)} req/s` +
         ` (halves ${setRuns.map((r) => fmtInt(r.rate)).join(' and ')} req/s; p50 ${fmtNum(set.p50, 1)} ms, p99 ${fmtNum(set.p99, 1)} ms, ${set.errors} errors); Redis PUBLISHes in the windows: ${fmtInt(published)}` +
         ` (${fmtNum((published / set.requests) * 100, 0)}% of the requests counted; requests still in flight at the window's edges make up the rest). CPU: ${fmtCpu(cpuSet)}.`,
@@ -160,6 +169,7 @@ export async function benchWrite(): Promise<Section> {
       details,
     };
   } finally {
+    unpin(process.pid);
     await server.stop();
     await redis.stop();
   }

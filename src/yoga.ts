@@ -2,7 +2,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import type { GraphQLError, ValidationContext } from 'graphql';
-import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, useReadinessCheck, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
 import type { Viewer } from './auth.js';
 import { useBoard } from './board/index.js';
 import type { Config } from './config.js';
@@ -18,6 +18,7 @@ import { operationNamesIn, usePresencePrometheus } from './plugins/prometheus.js
 import { useRenderOnce } from './plugins/render-once.js';
 import { useStreamExpiry } from './plugins/stream-expiry.js';
 import { useStreamQuota } from './plugins/stream-quota.js';
+import { builder } from './schema/builder.js';
 import { schema } from './schema/index.js';
 import type { ConnectionQuota } from './transport/quota.js';
 import type { SocketContext } from './transport/ws.js';
@@ -35,7 +36,34 @@ export interface YogaDeps {
   quota: ConnectionQuota;
   /** /ready: false while draining, or while Redis is unreachable, stalled or refusing writes. */
   ready(): Promise<boolean>;
+  /**
+   * Plugins to leave out. For benchmarks only (bench/plugins.ts measures what each one costs per
+   * request by running the same load with and without it); the app never sets it.
+   * @default none
+   */
+  leaveOut?: ReadonlySet<PluginName>;
 }
+
+/** The request path's plugins, by name (see `leaveOut`). scopeAuth is Pothos' authScopes check. */
+export const pluginNames = [
+  'board',
+  'maxFields',
+  'armor',
+  'introspectionDepth',
+  'disableIntrospection',
+  'errorCodes',
+  'codedRefusals',
+  'malformedParams',
+  'earlyAuth',
+  'streamQuota',
+  'streamExpiry',
+  'noSuggestions',
+  'renderOnce',
+  'prometheus',
+  'readiness',
+  'scopeAuth',
+] as const;
+export type PluginName = (typeof pluginNames)[number];
 
 /**
  * The GraphQL server: schema, plugins (limits, error codes, render once, metrics, readiness) and
@@ -43,16 +71,9 @@ export interface YogaDeps {
  * in a header; WebSocket operations arrive with the viewer verified at connection time.
  */
 export function createYogaServer(deps: YogaDeps): YogaServerInstance<Record<string, unknown>, Context> {
-  const { config, logger, metrics, services, viewerFrom, earlyAuth, quota, ready } = deps;
-  const { limits } = config;
-  // Armor's rules throw by default, which skips yoga's error codes; reported as validation errors
-  // they come back as GRAPHQL_VALIDATION_FAILED like any other invalid document.
-  const reported = {
-    propagateOnRejection: false,
-    onReject: [(ctx: unknown, err: GraphQLError) => (ctx as ValidationContext | null)?.reportError(err)],
-  };
+  const { config, logger, services, viewerFrom, earlyAuth } = deps;
   return createYoga<Record<string, unknown>, Context>({
-    schema,
+    schema: deps.leaveOut?.has('scopeAuth') ? schemaWithoutScopeAuth() : schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     // Served from node_modules (no CDN): the page works on a network without internet. The bundle
@@ -66,41 +87,7 @@ export function createYogaServer(deps: YogaDeps): YogaServerInstance<Record<stri
       warn: (...args) => logger.warn(args.map(String).join(' ')),
       error: (...args) => logger.error({ err: args.map(String).join(' ') }, 'graphql error'),
     },
-    plugins: [
-      // /board: the page, its script and the development sign-in (off in production by default).
-      ...(config.board ? [useBoard(config, logger)] : []),
-      // Same limits on HTTP, SSE and WebSocket: the WebSocket path runs these plugins too.
-      useMaxFields(limits.maxFields),
-      EnvelopArmorPlugin({
-        // Presence's own fields are bounded by GRAPHQL_MAX_DEPTH; introspection (only answered
-        // while GraphiQL is on) has its own, deeper bound just below, so GraphiQL's schema loads.
-        maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, ...reported },
-        maxAliases: { n: limits.maxAliases, ...reported },
-        maxTokens: { n: limits.maxTokens },
-        costLimit: { maxCost: limits.maxCost, ...reported },
-        maxDirectives: { n: 10, ...reported },
-        blockFieldSuggestion: { enabled: config.env === 'production' },
-      }),
-      maxDepthPlugin({ n: limits.maxIntrospectionDepth, ignoreIntrospection: false, ...reported }),
-      // No CSRF plugin, on purpose: CSRF rides on credentials a browser attaches by itself
-      // (cookies, HTTP auth). Presence reads only the Authorization header, which a cross-site
-      // page cannot make a browser send, so a forged request arrives anonymous and can do nothing
-      // an anonymous request cannot. Yoga's CSRF header check would only refuse the defaults of
-      // urql (GET queries) and GraphiQL (GET event streams).
-      ...(config.graphiql ? [] : [useDisableIntrospection()]),
-      useErrorCodes(),
-      useCodedRefusals(),
-      useMalformedParams(),
-      earlyAuth.plugin,
-      useStreamQuota(quota),
-      useStreamExpiry(),
-      ...(config.env === 'production' ? [useNoSuggestions()] : []),
-      // Each event executed once per distinct selection on this instance, whatever its subscribers.
-      useRenderOnce({ onRender: () => metrics.rendered.inc() }),
-      // Served on the internal metrics listener (src/transport/metrics.ts), not here.
-      usePresencePrometheus(metrics.registry, operationNamesIn()),
-      useReadinessCheck({ endpoint: '/ready', check: ready }),
-    ],
+    plugins: plugins(deps),
     // HTTP and SSE requests carry the token in a header; WebSocket operations arrive with the
     // viewer verified at connection time (src/transport/ws.ts).
     context: async (initial) => {
@@ -110,6 +97,64 @@ export function createYogaServer(deps: YogaDeps): YogaServerInstance<Record<stri
       return createContext(services, await earlyAuth.viewerOf(request, () => viewerFrom(request.headers.get('authorization'))));
     },
   });
+}
+
+// yoga's plugins are typed for different contexts; createYoga takes them all.
+type AnyPlugin = NonNullable<YogaServerOptions<Record<string, unknown>, Context>['plugins']>[number];
+
+/** The same schema without Pothos' authScopes checks: for `leaveOut: ['scopeAuth']` only. */
+const schemaWithoutScopeAuth = () => builder.toSchema({ sortSchema: true, disableScopeAuth: true });
+
+/** The plugins of createYogaServer, in order, less `deps.leaveOut`. */
+function plugins(deps: YogaDeps): AnyPlugin[] {
+  const { config, logger, metrics, earlyAuth, quota, ready } = deps;
+  const { limits } = config;
+  // Armor's rules throw by default, which skips yoga's error codes; reported as validation errors
+  // they come back as GRAPHQL_VALIDATION_FAILED like any other invalid document.
+  const reported = {
+    propagateOnRejection: false,
+    onReject: [(ctx: unknown, err: GraphQLError) => (ctx as ValidationContext | null)?.reportError(err)],
+  };
+  const all: (readonly [PluginName, () => AnyPlugin])[] = [
+    // /board: the page, its script and the development sign-in (off in production by default).
+    ...(config.board ? [['board', () => useBoard(config, logger)] as const] : []),
+    // Same limits on HTTP, SSE and WebSocket: the WebSocket path runs these plugins too.
+    ['maxFields', () => useMaxFields(limits.maxFields)],
+    [
+      'armor',
+      () =>
+        EnvelopArmorPlugin({
+          // Presence's own fields are bounded by GRAPHQL_MAX_DEPTH; introspection (only answered
+          // while GraphiQL is on) has its own, deeper bound just below, so GraphiQL's schema loads.
+          maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, ...reported },
+          maxAliases: { n: limits.maxAliases, ...reported },
+          maxTokens: { n: limits.maxTokens },
+          costLimit: { maxCost: limits.maxCost, ...reported },
+          maxDirectives: { n: 10, ...reported },
+          blockFieldSuggestion: { enabled: config.env === 'production' },
+        }),
+    ],
+    ['introspectionDepth', () => maxDepthPlugin({ n: limits.maxIntrospectionDepth, ignoreIntrospection: false, ...reported })],
+    // No CSRF plugin, on purpose: CSRF rides on credentials a browser attaches by itself
+    // (cookies, HTTP auth). Presence reads only the Authorization header, which a cross-site
+    // page cannot make a browser send, so a forged request arrives anonymous and can do nothing
+    // an anonymous request cannot. Yoga's CSRF header check would only refuse the defaults of
+    // urql (GET queries) and GraphiQL (GET event streams).
+    ...(config.graphiql ? [] : [['disableIntrospection', () => useDisableIntrospection()] as const]),
+    ['errorCodes', () => useErrorCodes()],
+    ['codedRefusals', () => useCodedRefusals()],
+    ['malformedParams', () => useMalformedParams()],
+    ['earlyAuth', () => earlyAuth.plugin],
+    ['streamQuota', () => useStreamQuota(quota)],
+    ['streamExpiry', () => useStreamExpiry()],
+    ...(config.env === 'production' ? [['noSuggestions', () => useNoSuggestions()] as const] : []),
+    // Each event executed once per distinct selection on this instance, whatever its subscribers.
+    ['renderOnce', () => useRenderOnce({ onRender: () => metrics.rendered.inc() })],
+    // Served on the internal metrics listener (src/transport/metrics.ts), not here.
+    ['prometheus', () => usePresencePrometheus(metrics.registry, operationNamesIn())],
+    ['readiness', () => useReadinessCheck({ endpoint: '/ready', check: ready })],
+  ];
+  return all.filter(([name]) => !deps.leaveOut?.has(name)).map(([, make]) => make());
 }
 
 /** GraphiQL's first screen says how to authenticate: every operation needs a token. */

@@ -123,9 +123,13 @@ describe('limits and abuse', () => {
         (await post(srv.url, JSON.stringify({ query: `{ me { ${'userId '.repeat(n)}} }` }), { authorization: `Bearer ${token}` })).text,
       );
     expect((await run(199)).data.me.userId).toBe('fields'); // 200 fields with me
-    const refused = await run(200);
-    expect(refused.errors[0].message).toMatch(/at most 200 fields/);
-    expect(refused.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    // Twice each: the second answer comes from the verdict remembered for the cached document.
+    expect((await run(199)).data.me.userId).toBe('fields');
+    for (let i = 0; i < 2; i++) {
+      const refused = await run(200);
+      expect(refused.errors[0].message).toMatch(/at most 200 fields/);
+      expect(refused.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    }
     const ws = wsClient(srv.url, token);
     const result = await new Promise<unknown>((resolve) =>
       ws.subscribe({ query: `{ me { ${'userId '.repeat(200)}} }` }, { next: resolve, error: resolve, complete: () => {} }),

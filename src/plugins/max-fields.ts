@@ -7,12 +7,18 @@ import { createGraphQLError, type Plugin } from 'graphql-yoga';
  * of the field count: within the token limit, 583 copies of one field cost 0.2-1 s of CPU, which a
  * few clients could use to stall every other request. This count is one linear walk of the parsed
  * document; past it validation never starts (GRAPHQL_VALIDATION_FAILED). Runs on every transport.
+ * The verdict is remembered per parsed document: yoga's parser cache hands the same DocumentNode
+ * to every request with the same text, so a client repeating its query pays for one walk (a
+ * WeakMap: an entry lives only as long as the cache keeps its document).
  */
 export function useMaxFields(max: number): Plugin {
+  const tooMany = new WeakMap<DocumentNode, boolean>();
   return {
     onValidate({ params, setResult }) {
-      const n = countFields(params.documentAST, max);
-      if (n > max) {
+      const document = params.documentAST;
+      let refused = tooMany.get(document);
+      if (refused === undefined) tooMany.set(document, (refused = countFields(document, max) > max));
+      if (refused) {
         setResult([
           createGraphQLError(`at most ${max} fields per document`, {
             extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } },

@@ -23,9 +23,27 @@ export const builder = new SchemaBuilder<{
   },
 });
 
+/**
+ * The ISO string of an instant, from a small direct-mapped cache: a presence(ids) answer formats
+ * ~100 instants, and every online user in it reads the same one (the request's "now"), so most
+ * are formatted once per request, not once per user. 1,024 slots, indexed by the low bits of the
+ * millisecond value: a fixed 1,024 strings at most, whatever clients ask.
+ */
+const ISO_SLOTS = 1_024;
+const isoMs = new Float64Array(ISO_SLOTS).fill(NaN);
+const isoText: string[] = new Array<string>(ISO_SLOTS).fill('');
+export function isoString(ms: number): string {
+  const slot = ms & (ISO_SLOTS - 1);
+  if (isoMs[slot] === ms) return isoText[slot]!;
+  const text = new Date(ms).toISOString(); // a RangeError for an invalid instant, cached never
+  isoMs[slot] = ms;
+  isoText[slot] = text;
+  return text;
+}
+
 builder.scalarType('DateTime', {
   description: 'An instant, as an ISO-8601 UTC string with milliseconds, e.g. 2026-01-31T12:00:00.000Z.',
-  serialize: (value) => new Date(value).toISOString(),
+  serialize: (value) => isoString(typeof value === 'number' ? value : value.getTime()),
   parseValue: (value) => {
     const d = typeof value === 'string' ? new Date(value) : new Date(NaN);
     if (Number.isNaN(d.getTime())) throw new TypeError('DateTime must be an ISO-8601 string');
