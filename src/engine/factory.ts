@@ -44,7 +44,8 @@ export function createEngine(
   const connections: RedisClient[] = [];
   const client = (role: RedisRole) => {
     const injected = opts.redis?.[role];
-    const c = injected ?? connectRedis(topology, { shardedSubscribers: sharded && role === 'subscriber', autoPipelining: role === 'command' });
+    const c =
+      injected ?? connectRedis(topology, { shardedSubscribers: sharded && role === 'subscriber', autoPipelining: role === 'command' });
     if (!injected) owned.push(c);
     connections.push(c);
     c.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection error'));
