@@ -3,10 +3,12 @@ import type { Presence } from './documents.js';
 /**
  * The version rule, pure so it can be tested alone: a user's `version` grows with every change, so
  * an event or a read is applied only when its version is above the last one applied for that user.
- * Repeated and stale (out of order, or re-read after a reconnect) entries are dropped.
+ * Repeated and stale (out of order, or re-read after a reconnect) entries are dropped. Version 0
+ * is the exception: nothing may be shown of the user any more (the friendship ended, or they hide
+ * from the viewer), and it replaces whatever was known.
  */
 export function isNewer(known: Presence | null | undefined, next: Presence): boolean {
-  return known == null || next.version > known.version;
+  return known == null || next.version > known.version || (next.version === 0 && known.version !== 0);
 }
 
 export interface Merged {

@@ -90,6 +90,16 @@ describe('client version dedupe', () => {
     expect(start.get('a')!.version).toBe(5); // copy on write: the old map is untouched
   });
 
+  it('version 0 (unfriended, or hidden from the viewer) replaces what was known, once; later versions apply again', () => {
+    const start = new Map([['a', p('a', 5, 'BUSY')]]);
+    const r = applyEvents(start, [p('a', 0, 'OFFLINE'), p('a', 0, 'OFFLINE'), p('a', 3, 'ONLINE')]);
+    expect(r.updated.map((e) => [e.version, e.status])).toEqual([
+      [0, 'OFFLINE'],
+      [3, 'ONLINE'],
+    ]);
+    expect(r.map.get('a')).toEqual(p('a', 3, 'ONLINE'));
+  });
+
   it('returns the same map when nothing is newer', () => {
     const start = new Map([['a', p('a', 5)]]);
     const r = applyEvents(start, [p('a', 5), p('a', 2)]);

@@ -127,8 +127,15 @@ describe.each(engines)('subscriptions on the $name engine', (fixture) => {
     await ok(srv.url, RemoveFriendsDocument, { userId: viewer!, friendIds: [late!] }, await svc());
     await set(late!, 'AWAY'); // no longer a friend: not routed to the viewer
     await set(early!, 'ONLINE');
-    await sub.take(3);
-    expect(sub.events.slice(2).map((e) => [e.friendPresenceChanged.userId, e.friendPresenceChanged.status])).toEqual([[early, 'ONLINE']]);
+    await sub.take(4);
+    // One last event for the removed friend, as a stranger reads them (version 0: forget them).
+    expect(
+      sub.events.slice(2).map((e) => [e.friendPresenceChanged.userId, e.friendPresenceChanged.status, e.friendPresenceChanged.version]),
+    ).toEqual([
+      [late, 'OFFLINE', 0],
+      [early, 'ONLINE', expect.any(Number)],
+    ]);
+    expect(sub.events[3]!.friendPresenceChanged.lastActiveAt).not.toBeNull();
   });
 
   it('since: 0 starts with the state of every friend seen before; strangers and the never-seen send nothing', async () => {

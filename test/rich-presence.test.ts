@@ -214,11 +214,12 @@ describe.each(engines)('rich presence on the $name engine', (fixture) => {
       ['AWAY', 'hi all'],
       ['AWAY', 'lunch'],
     ]);
-    expect(eventsOf(aliceSub, bob!)).toEqual([]);
+    // Hiding told alice what a removal would: one event reading as a stranger, then nothing.
+    expect(eventsOf(aliceSub, bob!)).toEqual([{ userId: bob, ...STRANGER }]);
 
     // Unhiding tells alice what a new friendship would: bob's current state.
     await ok(srv.url, SetPrivacyDocument, { unhide: [alice!] }, await as(bob!));
-    const [event] = await aliceSub.take(1);
+    const [, event] = await aliceSub.take(2);
     expect(event!.friendPresenceChanged).toMatchObject({ userId: bob, status: 'AWAY', statusMessage: { text: 'lunch' } });
     expect((await read(alice!, [bob!]))[0]).toMatchObject({ status: 'AWAY', statusMessage: { text: 'lunch' } });
     expect((await ok(srv.url, PrivacyDocument, {}, await as(bob!))).privacy.hiddenFrom).toEqual([]);
@@ -271,7 +272,8 @@ describe.each(engines)('rich presence on the $name engine', (fixture) => {
     await setPrivacy(bob!, { hide: [alice!] });
     await setPrivacy(bob!, { unhide: [alice!] });
     expect((await read(alice!, [bob!]))[0]).toEqual(before);
-    expect(eventsOf(sub, bob!)).toEqual([]);
+    // Only the hide says anything, and only what a stranger reads (the unhide: bob reads OFFLINE, not sent).
+    expect(eventsOf(sub, bob!)).toEqual([{ userId: bob, ...STRANGER }]);
     expect((await read(bob!, [bob!]))[0]!.status).toBe('INVISIBLE');
   });
 

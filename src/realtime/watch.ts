@@ -151,10 +151,16 @@ export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTa
       },
       friendship: (change: FriendshipChange) =>
         serial(async () => {
-          // A former friend (or one who now hides from the viewer) is no longer routed here.
+          // A former friend (or one who now hides from the viewer) is no longer routed here. The
+          // stream says so once, with what the viewer may now read of them: a stranger, version 0,
+          // which clients take as "forget what you had" (README, "Realtime").
           for (const id of change.removed) {
             shown?.delete(id);
+            if (removed?.has(id)) continue; // a repeated announcement
             (removed ??= new Set()).add(id);
+            if (!shows(id)) continue;
+            metrics.delivered.inc();
+            void push(project(id, null, 'other', deps.visibility, Date.now()));
           }
           for (const id of change.added) removed?.delete(id);
           const added = change.added.filter(shows);

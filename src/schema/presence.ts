@@ -24,7 +24,7 @@ export const PresenceRef = builder.objectRef<PresenceView>('Presence').implement
     }),
     version: t.float({
       description:
-        'Grows with every change of this user (an integer; 0 when nothing may be shown). Drop an event whose version is not above the last one seen.',
+        'Grows with every change of this user (an integer; 0 when nothing may be shown). Drop an event whose version is not above the last one seen, except version 0: nothing may be shown any more (the friendship ended, or the user hides from the viewer), so it replaces what you had.',
       resolve: (p) => p.version,
     }),
   }),

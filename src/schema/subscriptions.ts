@@ -29,7 +29,7 @@ builder.subscriptionFields((t) => ({
   friendPresenceChanged: t.field({
     type: PresenceRef,
     description:
-      "An event each time what the viewer may see of a friend's status changes. Friends added while the subscription is open are followed from then on (their current status is sent if it is not OFFLINE); removed ones are dropped silently.",
+      "An event each time what the viewer may see of a friend's status changes. Friends added while the subscription is open are followed from then on (their current status is sent if it is not OFFLINE); a removed one (or one who hides from the viewer) gets one last event as a stranger reads them (OFFLINE, version 0): forget what you had.",
     authScopes: { user: true },
     args: { since: sinceArg(t) },
     subscribe: (_root, { since }, ctx) => watch(ctx, { kind: 'friends', since: checkedSince(since) }),
