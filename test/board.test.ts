@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AddFriendsDocument, SetPresenceDocument, SetStatusMessageDocument } from './generated/graphql.js';
+import { AddFriendsDocument, SetPresenceDocument, SetPrivacyDocument, SetStatusMessageDocument } from './generated/graphql.js';
 import { startApp, TEST_SECRET, type TestServer } from './helpers/app.js';
 import { launchChromium, offlineContext, screenshot } from './helpers/browser.js';
 import { ok } from './helpers/graphql.js';
@@ -126,6 +126,20 @@ describe('the board in Chromium', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await carol.locator('#friends li').count()).toBe(0);
     expect(await carol.locator('body').innerText()).not.toMatch(/alice/i);
+  });
+
+  it('a friend who hides from alice turns into a stranger on her open page at once, and comes back when unhidden', async () => {
+    await pick(bob, 'Busy');
+    await saveMessage(bob, 'Deep work');
+    await expect.poll(() => shownMessage(alice, 'bob')).toBe('Deep work');
+    const token = await srv.token('bob');
+    await ok(srv.url, SetPrivacyDocument, { hide: ['alice'] }, token);
+    await expect.poll(() => shownStatus(alice, 'bob')).toBe('Offline');
+    expect(await shownMessage(alice, 'bob')).toBeNull();
+    expect(await row(alice, 'bob').innerText()).not.toMatch(/active/);
+    await ok(srv.url, SetPrivacyDocument, { unhide: ['alice'] }, token);
+    await expect.poll(() => shownStatus(alice, 'bob')).toBe('Busy');
+    await expect.poll(() => shownMessage(alice, 'bob')).toBe('Deep work');
   });
 
   it('labels every control and keeps every text at 4.5:1 contrast or more (3:1 when large)', async () => {
