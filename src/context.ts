@@ -77,10 +77,12 @@ export function createContext(services: Services, viewer: Viewer | null, session
       const [self, loaded] = await Promise.all([viewerId === null ? null : presence.load(viewerId), presence.loadMany(ids)]);
       const viewerNobody = self?.record?.x?.nobody ?? false;
       const at = (now ??= Date.now());
+      const plain = { viewerNobody };
+      const hidden = { viewerNobody, hidden: true };
       return loaded.map((l, i) => {
         if (l instanceof Error) throw l;
         const id = ids[i]!;
-        return project(id, l.record, relation(id, l.friend), config.visibility, at, { hidden: l.hidden ?? false, viewerNobody });
+        return project(id, l.record, relation(id, l.friend), config.visibility, at, l.hidden ? hidden : plain);
       });
     },
   };

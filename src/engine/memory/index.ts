@@ -47,6 +47,8 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
     } else if (set?.delete(instanceId) && set.size === 0) table.delete(key);
   };
   const routesOf = (viewerId: string) => [...(routes.get(viewerId) ?? [])];
+  /** Users whose status message has an expiry: what the deadline sweep checks besides sessions. */
+  const expiring = new Set<string>();
   /** Whom each user hides from (setPrivacy hide). */
   const hiddenFrom = new Map<string, Set<string>>();
   /** Like the Redis engine: a change only the user may see goes to them alone; hidden viewers are left out. */
@@ -103,6 +105,8 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
     const { record, scope } = nextState(prev, effectiveStatus(own.values(), sticky), sticky, next, Math.floor(nowMs));
     if (!record) return { record: prev, changed: false };
     records.set(userId, record);
+    if (record.x?.message?.expiresAt != null) expiring.add(userId);
+    else expiring.delete(userId);
     const present = (r: StoredPresence | null) => r !== null && r.status !== Status.OFFLINE;
     if (present(prev) !== present(record)) online += present(record) ? 1 : -1;
     if (scope > 0) {
@@ -224,7 +228,7 @@ export function createMemoryEngine(opts: { friendship: boolean; maxSessionsPerUs
       for (const [userId, own] of sessions)
         if ([...own.values()].some((s) => (s.kind === 'deadline' && s.expiresAt <= now) || isIdle(s, now))) due.add(userId);
       // A status message past its expiry (it is among the user's deadlines, like on Redis).
-      for (const [userId, r] of records) if (r.x?.message?.expiresAt != null && r.x.message.expiresAt <= now) due.add(userId);
+      for (const userId of expiring) if ((records.get(userId)?.x?.message?.expiresAt ?? Infinity) <= now) due.add(userId);
       for (const userId of due) await change(userId, nowMs);
       return due.size;
     },

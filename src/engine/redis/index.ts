@@ -269,8 +269,8 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
    * from the viewer: one more round trip per node, only when a read meets such a user.
    */
   const readSettings = async (viewerId: string | null, ids: readonly string[], out: LoadedPresence[]) => {
+    if (!out.some((l) => l.record?.x)) return; // the common case: nobody in the answer has settings
     const flagged = [...new Set(ids.filter((_, i) => out[i]!.record?.x))];
-    if (flagged.length === 0) return;
     const commands: Command[] = [];
     for (const id of flagged) {
       commands.push(['hmget', keys.settings(id), 'mt', 'me', 'mx', 'p', 'v']);
