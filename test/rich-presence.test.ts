@@ -26,6 +26,7 @@ const STRANGER = { status: 'OFFLINE', lastActiveAt: null, version: 0, statusMess
 describe.each(engines)('rich presence on the $name engine', (fixture) => {
   let srv: TestServer;
   let teardown: () => Promise<void>;
+  let fixtureEnv: Record<string, string> = {};
   const users = userFactory();
   const clients: Client[] = [];
   const as = (userId: string) => srv.token(userId);
@@ -52,6 +53,7 @@ describe.each(engines)('rich presence on the $name engine', (fixture) => {
   beforeAll(async () => {
     const engine = await fixture.setup();
     teardown = engine.teardown;
+    fixtureEnv = engine.env;
     srv = await startApp({ ...engine.env, PRESENCE_SWEEP_INTERVAL_MS: '50', PRESENCE_IDLE_MS: '300' });
   });
   afterAll(async () => {
@@ -275,6 +277,33 @@ describe.each(engines)('rich presence on the $name engine', (fixture) => {
     // Only the hide says anything, and only what a stranger reads (the unhide: bob reads OFFLINE, not sent).
     expect(eventsOf(sub, bob!)).toEqual([{ userId: bob, ...STRANGER }]);
     expect((await read(bob!, [bob!]))[0]!.status).toBe('INVISIBLE');
+  });
+
+  it('retention forgets users offline for long, but never one with settings (a hidden-from list must outlive any absence)', async () => {
+    // An app of its own (its own key prefix on the same Redis) whose retention is one second.
+    const short = await startApp({
+      ...fixtureEnv,
+      REDIS_KEY_PREFIX: 'retention-test:',
+      PRESENCE_RETENTION_MS: '1000',
+      PRESENCE_RETENTION_SCAN_MS: '200',
+      PRESENCE_SWEEP_INTERVAL_MS: '50',
+    });
+    try {
+      const [alice, bob, plain] = users('alice', 'bob', 'plain');
+      for (const u of [bob!, plain!]) {
+        const token = await short.token(u);
+        await ok(short.url, SetPresenceDocument, { status: 'ONLINE' }, token);
+        await ok(short.url, SetPresenceDocument, { status: 'OFFLINE' }, token);
+      }
+      await ok(short.url, SetPrivacyDocument, { hide: [alice!] }, await short.token(bob!));
+      await waitFor(async () => (await short.app.engine.load(null, [plain!]))[0]!.record === null, 10_000);
+      const [bobLoaded] = await short.app.engine.load(alice!, [bob!]);
+      expect(bobLoaded!.record).not.toBeNull();
+      expect(bobLoaded!.hidden).toBe(true);
+      expect((await ok(short.url, PrivacyDocument, {}, await short.token(bob!))).privacy.hiddenFrom).toEqual([alice]);
+    } finally {
+      await short.stop();
+    }
   });
 
   it('a user with neither message nor settings costs nothing more: their record is not flagged', async () => {
