@@ -54,6 +54,8 @@ export async function benchRead(): Promise<Section> {
   const users = envInt('BENCH_READ_USERS', 100_000);
   const viewers = envInt('BENCH_READ_VIEWERS', 1_000);
   const idsPer = envInt('BENCH_READ_IDS', 100);
+  /** Percent of users with a status message: their records are flagged, and a read meeting them reads their settings too. */
+  const withMessage = envInt('BENCH_READ_MESSAGES', 0);
   const concurrency = envInt('BENCH_CONCURRENCY', 32);
   const durationMs = envInt('BENCH_DURATION_S', 10) * 1000;
   const warmupMs = envInt('BENCH_WARMUP_S', 2) * 1000;
@@ -83,6 +85,12 @@ export async function benchRead(): Promise<Section> {
           ),
       ),
     );
+    if (withMessage > 0) {
+      const flagged = userIds.filter((_, i) => (i * 37) % 100 < withMessage);
+      await pool(flagged, 16, (id, i) =>
+        engines[i % engines.length]!.setMessage(id, { text: 'In a meeting', emoji: '📅', expiresAt: null }, Date.now()),
+      );
+    }
     const viewerIds = Array.from({ length: viewers }, () => randomUUID());
     const friendsOf = viewerIds.map(() => Array.from({ length: idsPer }, () => userIds[Math.floor(Math.random() * users)]!));
     await pool(viewerIds, 16, (v, i) => engines[i % engines.length]!.addFriends(v, [...new Set(friendsOf[i]!)]));
@@ -207,7 +215,7 @@ export async function benchRead(): Promise<Section> {
       `For reference, engine.load itself (the same pipeline through src/engine/redis, with decoding) in one process: ${fmtInt(engineLoad.rate * idsPer)} presences/s.`,
       `CPU per presence: the API server spends ${fmtNum(perPresence(cpuHttp['server'], httpRate), 1)} µs (${fmtNum((perPresence(cpuHttp['server'], httpRate) * idsPer) / 1000, 2)} ms per request), the raw ioredis client ${fmtNum(perPresence(rawCpuUse['bench (ioredis)'], rawRate), 1)} µs.`,
       `Ratio ${fmtNum(ratio, 3)} (target >= ${minRatio}: ${ratio >= minRatio ? 'PASS' : `MISS by ${fmtNum(minRatio - ratio, 3)}`}); absolute ${fmtInt(httpRate)}/s (target >= ${fmtInt(minRate)}: ${httpRate >= minRate ? 'PASS' : `MISS by ${fmtInt(minRate - httpRate)}/s`}).` +
-        ` Data: ${fmtInt(users)} users (70% ONLINE, 20% AWAY, 10% BUSY), ${fmtInt(viewers)} viewers with ${idsPer} friends each, PRESENCE_BUCKETS ${fmtInt(buckets)}.`,
+        ` Data: ${fmtInt(users)} users (70% ONLINE, 20% AWAY, 10% BUSY; ${withMessage}% with a status message), ${fmtInt(viewers)} viewers with ${idsPer} friends each, PRESENCE_BUCKETS ${fmtInt(buckets)}.`,
     ];
     if (!pass || process.env['BENCH_PROFILE'] === '1') {
       log('read: profiling the server for 5 s under the same load');

@@ -61,6 +61,8 @@ Settings (environment variables, all optional):
   BENCH_READ_USERS            read: users with a status (100000)
   BENCH_READ_VIEWERS          read: viewers (tokens), each with BENCH_READ_IDS friends (1000)
   BENCH_READ_IDS              read: ids per presence(ids) request (100)
+  BENCH_READ_MESSAGES         read: percent of users with a status message (their settings are read
+                              too, issue 13) (0)
   BENCH_WRITE_USERS           write: users setPresence is spread over (20000)
   BENCH_GRAPH                 fanout, connections: the social graph, realistic|overlapping, or both
                               comma-separated to run them side by side in one run (default realistic):

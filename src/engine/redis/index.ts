@@ -14,7 +14,7 @@ import { friendshipEntries, planFriendship, planPresence } from '../routing.js';
 import type { ChangeResult, DeviceView, LoadedPresence, PresenceEngine } from '../types.js';
 import { batch, groupByNode, type Command, type RedisClient } from './connect.js';
 import { createKeys, type RedisKeys } from './keys.js';
-import { CLAIM_DEAD, CLAIM_DUE, HIT, PRESENCE, READ_MANY, RENEW_LEASE, RETENTION } from './scripts.js';
+import { CLAIM_DEAD, CLAIM_DUE, HIT, PRESENCE, READ_MANY, RENEW_LEASE, RETENTION, SETTINGS_MANY } from './scripts.js';
 
 export interface RedisEngineOptions {
   /** Command connection (reads, scripts, friend sets). Injected: the caller owns its lifecycle. */
@@ -70,6 +70,8 @@ type Scripted = {
   hit(key: string, windowMs: number): Promise<[number, number]>;
   /** READ_MANY: the number of keys, the keys, then the arguments. */
   readMany(...args: Arg[]): Promise<unknown[]>;
+  /** SETTINGS_MANY: likewise. */
+  settingsMany(...args: Arg[]): Promise<(string | number | null)[][]>;
 };
 
 export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { keys: RedisKeys } {
@@ -84,6 +86,7 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
   define('retention', 1, RETENTION);
   define('hit', 1, HIT);
   define('readMany', undefined, READ_MANY);
+  define('settingsMany', undefined, SETTINGS_MANY);
   const scripted = client as unknown as Scripted;
 
   const decode = (raw: string | null): StoredPresence | null => (raw === null ? null : decodeRecord(raw));
@@ -271,20 +274,14 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
   const readSettings = async (viewerId: string | null, ids: readonly string[], out: LoadedPresence[]) => {
     if (!out.some((l) => l.record?.x)) return; // the common case: nobody in the answer has settings
     const flagged = [...new Set(ids.filter((_, i) => out[i]!.record?.x))];
-    const commands: Command[] = [];
-    for (const id of flagged) {
-      commands.push(['hmget', keys.settings(id), 'mt', 'me', 'mx', 'p', 'v']);
-      if (viewerId !== null && viewerId !== id) commands.push(['sismember', keys.hiddenFrom(id), viewerId]);
-    }
-    const replies = await batch(client, commands);
+    const viewer = viewerId ?? '';
+    const replies = (await settingsMany(viewer, flagged)) ?? (await settingsByCommands(viewer, flagged));
     const read = new Map<string, { x: Extras; hidden: boolean }>();
-    let r = 0;
-    for (const id of flagged) {
-      const [mt, me, mx, p, v] = replies[r++] as (string | null)[];
-      const hidden = viewerId !== null && viewerId !== id && replies[r++] === 1;
-      const message = mt ? { text: mt, emoji: me || null, expiresAt: mx ? Number(mx) : null } : null;
-      read.set(id, { x: { v: Number(v ?? 0), message, nobody: p === 'N' }, hidden });
-    }
+    flagged.forEach((id, i) => {
+      const [mt, me, mx, p, v, hidden] = replies[i]!;
+      const message = mt ? { text: String(mt), emoji: me ? String(me) : null, expiresAt: mx ? Number(mx) : null } : null;
+      read.set(id, { x: { v: Number(v ?? 0), message, nobody: p === 'N' }, hidden: id !== viewerId && hidden === 1 });
+    });
     ids.forEach((id, i) => {
       const got = read.get(id);
       if (!got) return;
@@ -292,6 +289,39 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
       out[i]!.record = { ...out[i]!.record!, x: got.x };
       out[i]!.hidden = got.hidden;
     });
+  };
+  /** One SETTINGS_MANY per node; null when it cannot go this way (as readMany). */
+  const settingsMany = async (viewer: string, flagged: string[]) => {
+    if (!scriptReads) return null;
+    const commands: Command[] = flagged.map((id) => ['hmget', keys.settings(id)]);
+    const { groups, unknown } = groupByNode(client, commands);
+    if (unknown.length) return null;
+    const out: (string | number | null)[][] = new Array(flagged.length);
+    try {
+      await Promise.all(
+        groups.map(async (indexes) => {
+          const args = indexes.flatMap((i) => [keys.settings(flagged[i]!), keys.hiddenFrom(flagged[i]!)]);
+          const replies = await scripted.settingsMany(1, args[0]!, viewer, ...args);
+          indexes.forEach((i, j) => (out[i] = replies[j]!));
+        }),
+      );
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/shebang|flags|unknown lua/i.test(message)) scriptReads = false;
+      else if (!/CROSSSLOT|MOVED|ASK|TRYAGAIN|CLUSTERDOWN|slot/i.test(message)) throw err;
+      return null;
+    }
+    return out;
+  };
+  /** The same reads as plain commands (Redis older than 7, a slot moving). */
+  const settingsByCommands = async (viewer: string, flagged: string[]) => {
+    const commands: Command[] = [];
+    for (const id of flagged) {
+      commands.push(['hmget', keys.settings(id), 'mt', 'me', 'mx', 'p', 'v']);
+      commands.push(['sismember', keys.hiddenFrom(id), viewer]);
+    }
+    const replies = await batch(client, commands);
+    return flagged.map((_, i) => [...(replies[2 * i] as (string | null)[]), replies[2 * i + 1] as number]);
   };
 
   return {

@@ -397,3 +397,25 @@ end
 if friendship then out[buckets + 1] = redis.call('SMISMEMBER', ARGV[2 + nkeys], unpack(ARGV, a, #ARGV)) end
 return out
 `;
+
+/**
+ * The settings of flagged users on one Redis node in one call (engine/redis/index.ts
+ * readSettings): for each, its settings hash and whether it hides from the viewer. Like READ_MANY,
+ * only the first key is declared (to route the call to its node) and every key is named in ARGV.
+ *
+ * KEYS: the first settings key of ARGV's list (routing only)
+ * ARGV: the viewer's id ('' when none), then per user its settings key and its hidden-from key
+ * Returns per user: { message text, emoji, expiry, lastActive ('N' or false), v, hidden (0|1) }.
+ */
+export const SETTINGS_MANY = `#!lua flags=no-writes,allow-cross-slot-keys
+local viewer = ARGV[1]
+local out = {}
+for i = 2, #ARGV, 2 do
+  local x = redis.call('HMGET', ARGV[i], 'mt', 'me', 'mx', 'p', 'v')
+  local hidden = 0
+  if viewer ~= '' then hidden = redis.call('SISMEMBER', ARGV[i + 1], viewer) end
+  x[6] = hidden
+  out[#out + 1] = x
+end
+return out
+`;
