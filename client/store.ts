@@ -7,8 +7,8 @@ import type { Presence } from './documents.js';
  * is the exception: nothing may be shown of the user any more (the friendship ended, or they hide
  * from the viewer), and it replaces whatever was known.
  */
-export function isNewer(known: Presence | null | undefined, next: Presence): boolean {
-  return known == null || next.version > known.version || (next.version === 0 && known.version !== 0);
+export function isNewer(known: Presence | null | undefined, next: Presence, resets = true): boolean {
+  return known == null || next.version > known.version || (resets && next.version === 0 && known.version !== 0);
 }
 
 export interface Merged {
@@ -18,12 +18,19 @@ export interface Merged {
   removed: string[];
 }
 
-/** Applies live events (in order) by the version rule. */
-export function applyEvents(map: ReadonlyMap<string, Presence>, events: readonly Presence[]): Merged {
+/**
+ * Applies live events (in order) by the version rule. `resets(id)`: whether a version-0 entry may
+ * replace a known one (always for live events; for a read, not when a live event came since).
+ */
+export function applyEvents(
+  map: ReadonlyMap<string, Presence>,
+  events: readonly Presence[],
+  resets: (userId: string) => boolean = () => true,
+): Merged {
   let next: Map<string, Presence> | null = null;
   const updated: Presence[] = [];
   for (const p of events) {
-    if (!isNewer((next ?? map).get(p.userId), p)) continue;
+    if (!isNewer((next ?? map).get(p.userId), p, resets(p.userId))) continue;
     next ??= new Map(map);
     next.set(p.userId, p);
     updated.push(p);
@@ -41,7 +48,9 @@ export function mergeSnapshot(
   snapshot: readonly Presence[],
   keep: ReadonlySet<string> = new Set(),
 ): Merged {
-  const applied = applyEvents(map, snapshot);
+  // A version 0 in the read (never seen, or hiding from the viewer) resets what is known, unless a
+  // live event came since the read began: that one is newer than anything the read saw.
+  const applied = applyEvents(map, snapshot, (id) => !keep.has(id));
   const listed = new Set(snapshot.map((p) => p.userId));
   const removed = [...applied.map.keys()].filter((id) => !listed.has(id) && !keep.has(id));
   if (removed.length === 0) return applied;

@@ -100,6 +100,16 @@ describe('client version dedupe', () => {
     expect(r.map.get('a')).toEqual(p('a', 3, 'ONLINE'));
   });
 
+  it('a read taken before a live event cannot reset it with version 0; one with no live event since can', () => {
+    const start = new Map([
+      ['a', p('a', 5, 'BUSY')],
+      ['b', p('b', 5, 'BUSY')],
+    ]);
+    const r = mergeSnapshot(start, [p('a', 0, 'OFFLINE'), p('b', 0, 'OFFLINE')], new Set(['a']));
+    expect(r.map.get('a')).toEqual(p('a', 5, 'BUSY'));
+    expect(r.map.get('b')).toEqual(p('b', 0, 'OFFLINE'));
+  });
+
   it('returns the same map when nothing is newer', () => {
     const start = new Map([['a', p('a', 5)]]);
     const r = applyEvents(start, [p('a', 5), p('a', 2)]);

@@ -217,8 +217,10 @@ describe('client library against a real server', () => {
     try {
       await import(pathToFileURL(file).href);
       clients.push(env.presence!);
+      // At once, while the client is still connecting and reading: a change then must not be lost
+      // to the read (a read taken before it says version 0). Generous timeouts: the import compiles.
       await set(b!, 'BUSY');
-      await waitFor(() => env.rows?.some((r) => r.startsWith(`${b}: BUSY`)) ?? false);
+      await waitFor(() => env.rows?.some((r) => r.startsWith(`${b}: BUSY`)) ?? false, 15_000);
     } finally {
       if (!hadWebSocket) delete g.WebSocket;
       delete g.__snippet;
