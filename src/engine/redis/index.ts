@@ -234,37 +234,43 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
   /** Off once Redis refused the script for good (older than 7: no shebang flags). */
   let scriptReads = true;
   /**
-   * The HMGETs and the SMISMEMBER of one read, as one READ_MANY per node: the same replies in the
-   * same order as batch() would give. Null when they cannot go this way (a slot not yet known or
-   * moving, Redis < 7): the caller then sends the commands themselves.
+   * Runs `run` once per Redis node holding the commands' keys (one read script per node). False
+   * when reads cannot go this way (a slot not yet known or moving, Redis < 7): the caller then
+   * sends plain commands.
    */
-  const readMany = async (commands: Command[]): Promise<unknown[] | null> => {
-    if (!scriptReads || commands.length === 0) return null;
+  const perNode = async (commands: Command[], run: (indexes: number[]) => Promise<void>): Promise<boolean> => {
+    if (!scriptReads || commands.length === 0) return false;
     const { groups, unknown } = groupByNode(client, commands);
-    if (unknown.length) return null;
-    const out: unknown[] = new Array(commands.length);
+    if (unknown.length) return false;
     try {
-      await Promise.all(
-        groups.map(async (indexes) => {
-          const reads = indexes.filter((i) => commands[i]![0] === 'hmget');
-          const member = indexes.find((i) => commands[i]![0] === 'smismember');
-          const keys = [...reads, ...(member === undefined ? [] : [member])].map((i) => commands[i]![1]!);
-          const args: Arg[] = [member === undefined ? '0' : '1', keys.length, ...keys];
-          for (const i of reads) args.push(commands[i]!.length - 2, ...commands[i]!.slice(2));
-          if (member !== undefined) args.push(...commands[member]!.slice(2));
-          // One declared key, to route the call to the node (see READ_MANY).
-          const replies = await scripted.readMany(1, keys[0]!, ...args);
-          reads.forEach((i, j) => (out[i] = replies[j]));
-          if (member !== undefined) out[member] = replies[reads.length];
-        }),
-      );
+      await Promise.all(groups.map(run));
     } catch (err) {
       const message = (err as Error).message;
       if (/shebang|flags|unknown lua/i.test(message)) scriptReads = false;
       else if (!/CROSSSLOT|MOVED|ASK|TRYAGAIN|CLUSTERDOWN|slot/i.test(message)) throw err;
-      return null;
+      return false;
     }
-    return out;
+    return true;
+  };
+  /**
+   * The HMGETs and the SMISMEMBER of one read, as one READ_MANY per node: the same replies in the
+   * same order as batch() would give. Null when they cannot go this way (perNode).
+   */
+  const readMany = async (commands: Command[]): Promise<unknown[] | null> => {
+    const out: unknown[] = new Array(commands.length);
+    const done = await perNode(commands, async (indexes) => {
+      const reads = indexes.filter((i) => commands[i]![0] === 'hmget');
+      const member = indexes.find((i) => commands[i]![0] === 'smismember');
+      const keys = [...reads, ...(member === undefined ? [] : [member])].map((i) => commands[i]![1]!);
+      const args: Arg[] = [member === undefined ? '0' : '1', keys.length, ...keys];
+      for (const i of reads) args.push(commands[i]!.length - 2, ...commands[i]!.slice(2));
+      if (member !== undefined) args.push(...commands[member]!.slice(2));
+      // One declared key, to route the call to the node (see READ_MANY).
+      const replies = await scripted.readMany(1, keys[0]!, ...args);
+      reads.forEach((i, j) => (out[i] = replies[j]));
+      if (member !== undefined) out[member] = replies[reads.length];
+    });
+    return done ? out : null;
   };
 
   /**
@@ -290,28 +296,18 @@ export function createRedisEngine(opts: RedisEngineOptions): PresenceEngine & { 
       out[i]!.hidden = got.hidden;
     });
   };
-  /** One SETTINGS_MANY per node; null when it cannot go this way (as readMany). */
+  /** One SETTINGS_MANY per node; null when it cannot go this way (perNode). */
   const settingsMany = async (viewer: string, flagged: string[]) => {
-    if (!scriptReads) return null;
-    const commands: Command[] = flagged.map((id) => ['hmget', keys.settings(id)]);
-    const { groups, unknown } = groupByNode(client, commands);
-    if (unknown.length) return null;
     const out: (string | number | null)[][] = new Array(flagged.length);
-    try {
-      await Promise.all(
-        groups.map(async (indexes) => {
-          const args = indexes.flatMap((i) => [keys.settings(flagged[i]!), keys.hiddenFrom(flagged[i]!)]);
-          const replies = await scripted.settingsMany(1, args[0]!, viewer, ...args);
-          indexes.forEach((i, j) => (out[i] = replies[j]!));
-        }),
-      );
-    } catch (err) {
-      const message = (err as Error).message;
-      if (/shebang|flags|unknown lua/i.test(message)) scriptReads = false;
-      else if (!/CROSSSLOT|MOVED|ASK|TRYAGAIN|CLUSTERDOWN|slot/i.test(message)) throw err;
-      return null;
-    }
-    return out;
+    const done = await perNode(
+      flagged.map((id) => ['hmget', keys.settings(id)]),
+      async (indexes) => {
+        const args = indexes.flatMap((i) => [keys.settings(flagged[i]!), keys.hiddenFrom(flagged[i]!)]);
+        const replies = await scripted.settingsMany(1, args[0]!, viewer, ...args);
+        indexes.forEach((i, j) => (out[i] = replies[j]!));
+      },
+    );
+    return done ? out : null;
   };
   /** The same reads as plain commands (Redis older than 7, a slot moving). */
   const settingsByCommands = async (viewer: string, flagged: string[]) => {
