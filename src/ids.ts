@@ -7,6 +7,9 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 // would share one record, one session hash and one friend set.
 const LONE_SURROGATE = /[\ud800-\udfff]/u;
 
+/** Whether `s` holds a lone surrogate: text Redis would store as U+FFFD (ids, status messages). */
+export const hasLoneSurrogate = (s: string) => LONE_SURROGATE.test(s);
+
 /** Throws BAD_USER_INPUT unless `id` is a usable user or device id. */
 export function assertId(id: string, maxLength: number, what = 'id'): void {
   if (id.length === 0) throw badInput(`${what} must not be empty`);

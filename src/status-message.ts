@@ -1,4 +1,5 @@
 import { badInput } from './errors.js';
+import { hasLoneSurrogate } from './ids.js';
 import type { StatusMessage } from './presence.js';
 
 /** Characters (code points, after NFC normalization) a status message may hold. @default 140 */
@@ -13,8 +14,6 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 // tones and ZWJ sequences included).
 // (Built at run time: TypeScript's target predates the `v` flag, which Node 20 supports.)
 const ONE_EMOJI = new RegExp('^\\p{RGI_Emoji}$', 'v');
-// A lone surrogate has no UTF-8 form (ids.ts): Redis would store U+FFFD instead.
-const LONE_SURROGATE = /[\ud800-\udfff]/u;
 
 export interface MessageInput {
   text?: string | null | undefined;
@@ -33,13 +32,13 @@ export function checkMessage({ text, emoji, expiresAt }: MessageInput, nowMs: nu
       throw badInput('emoji and expiresAt need a text (text: null clears the message)');
     return null;
   }
-  if (LONE_SURROGATE.test(text)) throw badInput('text is not well-formed Unicode (a lone surrogate)');
+  if (hasLoneSurrogate(text)) throw badInput('text is not well-formed Unicode (a lone surrogate)');
   const normalized = text.normalize('NFC');
   if (normalized.trim() === '') throw badInput('text must not be empty (text: null clears the message)');
   const length = [...normalized].length;
   if (length > MESSAGE_MAX_LENGTH) throw badInput(`text is longer than ${MESSAGE_MAX_LENGTH} characters (${length})`);
   if (CONTROL.test(normalized)) throw badInput('text contains control characters');
-  if (emoji !== null && emoji !== undefined && !(!LONE_SURROGATE.test(emoji) && ONE_EMOJI.test(emoji)))
+  if (emoji !== null && emoji !== undefined && (hasLoneSurrogate(emoji) || !ONE_EMOJI.test(emoji)))
     throw badInput('emoji must be exactly one emoji');
   let expires: number | null = null;
   if (expiresAt !== null && expiresAt !== undefined) {

@@ -129,6 +129,7 @@ describe.each(engines)('rich presence on the $name engine', (fixture) => {
     ['an empty text', { text: '  ' }],
     ['a newline', { text: 'two\nlines' }],
     ['a bidirectional override', { text: 'abc\u202edef' }],
+    ['a lone surrogate', { text: 'a\ud800b' }],
     ['two emoji', { text: 'hi', emoji: '👍👍' }],
     ['a letter as emoji', { text: 'hi', emoji: 'a' }],
     ['an expiry in the past', { text: 'hi', expiresAt: new Date(Date.now() - 1_000).toISOString() }],
