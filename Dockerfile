@@ -7,9 +7,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# The board's page script (board/ with the client library) is bundled into dist/ by the build.
+# The board's page script (src/board/page/ with the client library) is bundled into dist/ by the build.
 COPY client ./client
-COPY board ./board
 COPY scripts/build-board.ts ./scripts/
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 

@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   // The board's page script runs in a browser.
-  { files: ['board/**/*.ts'], languageOptions: { globals: globals.browser } },
+  { files: ['src/board/page/**/*.ts'], languageOptions: { globals: globals.browser } },
   // Id and status message validation match control characters on purpose.
-  { files: ['src/ids.ts', 'src/status-message.ts'], rules: { 'no-control-regex': 'off' } },
+  { files: ['src/domain/ids.ts', 'src/domain/status-message-rules.ts'], rules: { 'no-control-regex': 'off' } },
 );

@@ -10,7 +10,7 @@
  * Besides req/s (which a busy shared machine moves a lot), it prints the server's CPU time per
  * request (its /proc ticks over the counted window), which other people's load moves much less.
  */
-import { createVerifier, signToken } from '../src/auth.js';
+import { createVerifier, signToken } from '../src/infra/auth.js';
 import { loadConfig } from '../src/config.js';
 import { BENCH_SECRET, cpuMeter, envInt, fmtInt, httpLoad, installCleanup, log, startPresenceServer, type LoadResult } from './lib.js';
 

@@ -20,7 +20,7 @@
 import { readdirSync } from 'node:fs';
 import { createRedisEngine } from '../src/engine/redis/index.js';
 import { createMemoryBus } from '../src/engine/bus.js';
-import { Status } from '../src/presence.js';
+import { Status } from '../src/domain/presence.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { connViewerId } from './conn-load.js';
 import {

@@ -25,11 +25,11 @@
 import { handle } from './probe.js';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
-import { signToken } from '../src/auth.js';
+import { signToken } from '../src/infra/auth.js';
 import { createRedisEngine } from '../src/engine/redis/index.js';
 import { createRedisBus } from '../src/engine/bus.js';
 import { createKeys } from '../src/engine/redis/keys.js';
-import { Status } from '../src/presence.js';
+import { Status } from '../src/domain/presence.js';
 import { BENCH_SECRET, graphqlWs, intAfter, pct, pool, sleep, SUBSCRIPTION } from './lib.js';
 
 export const viewerId = (i: number) => `fv-${i}`;

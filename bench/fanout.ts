@@ -29,7 +29,7 @@
 import { createKeys } from '../src/engine/redis/keys.js';
 import { createRedisEngine } from '../src/engine/redis/index.js';
 import { createMemoryBus } from '../src/engine/bus.js';
-import { Status } from '../src/presence.js';
+import { Status } from '../src/domain/presence.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { publisherId, viewerId } from './fanout-load.js';
 import {

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createRedisEngine } from '../src/engine/redis/index.js';
 import { createMemoryBus } from '../src/engine/bus.js';
-import { Status } from '../src/presence.js';
+import { Status } from '../src/domain/presence.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { envInt, fmtInt, fmtNum, log, sleep, track, usedMemory, type Section } from './lib.js';
 

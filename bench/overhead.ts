@@ -14,10 +14,10 @@
  * on core 0, Redis and the load generator on the other.
  */
 import { randomUUID } from 'node:crypto';
-import { signToken } from '../src/auth.js';
+import { signToken } from '../src/infra/auth.js';
 import { createMemoryBus } from '../src/engine/bus.js';
 import { createRedisEngine } from '../src/engine/redis/index.js';
-import { Status } from '../src/presence.js';
+import { Status } from '../src/domain/presence.js';
 import { startRedis } from '../test/helpers/redis.js';
 import {
   BENCH_SECRET,

@@ -17,17 +17,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createSchema, createYoga } from 'graphql-yoga';
-import { createVerifier, signToken, bearer, type Viewer } from '../src/auth.js';
+import { createVerifier, signToken, bearer, type Viewer } from '../src/infra/auth.js';
 import { loadConfig } from '../src/config.js';
 import { createMemoryEngine } from '../src/engine/memory/index.js';
-import { createContext } from '../src/context.js';
-import { createMetrics } from '../src/metrics.js';
+import { createContext } from '../src/schema/context.js';
+import { createMetrics } from '../src/infra/metrics.js';
 import { createEarlyAuth } from '../src/plugins/early-auth.js';
-import { Status } from '../src/presence.js';
+import { Status } from '../src/domain/presence.js';
 import type { WatchDeps } from '../src/realtime/watch.js';
 import { createConnectionQuota } from '../src/transport/quota.js';
-import { createYogaServer, pluginNames, type PluginName } from '../src/yoga.js';
-import { createLogger } from '../src/logger.js';
+import { createYogaServer, pluginNames, type PluginName } from '../src/server/yoga.js';
+import { createLogger } from '../src/infra/logger.js';
 import { BENCH_SECRET, envInt, fmtNum, log, pct, pin, startNode, type Section } from './lib.js';
 
 type Fetch = (body: string, headers: Record<string, string>) => Promise<string>;

@@ -17,10 +17,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { signToken } from '../src/auth.js';
+import { signToken } from '../src/infra/auth.js';
 import { createRedisEngine } from '../src/engine/redis/index.js';
 import { createMemoryBus } from '../src/engine/bus.js';
-import { Status, type StatusCode } from '../src/presence.js';
+import { Status, type StatusCode } from '../src/domain/presence.js';
 import { startRedis } from '../test/helpers/redis.js';
 import {
   BENCH_SECRET,

@@ -13,8 +13,8 @@
  */
 import { Redis } from 'ioredis';
 import type { Client } from 'graphql-ws';
-import { createApp } from '../src/app.js';
-import { signToken } from '../src/auth.js';
+import { createApp } from '../src/server/app.js';
+import { signToken } from '../src/infra/auth.js';
 import { loadConfig } from '../src/config.js';
 import { FriendPresenceChangedDocument } from '../test/generated/graphql.js';
 import { startRedis } from '../test/helpers/redis.js';

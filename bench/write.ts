@@ -13,7 +13,7 @@
  * two are interleaved (do-nothing, setPresence, do-nothing, setPresence; BENCH_DURATION_S/2 each).
  */
 import { randomUUID } from 'node:crypto';
-import { signToken } from '../src/auth.js';
+import { signToken } from '../src/infra/auth.js';
 import { startRedis } from '../test/helpers/redis.js';
 import {
   BENCH_SECRET,

@@ -1,7 +1,7 @@
 // npm run token -- <userId> [--service] [--expires 12h]
 // Prints a token signed with JWT_SECRET, or with the documented development secret when unset.
 import { parseArgs } from 'node:util';
-import { signToken } from '../src/auth.js';
+import { signToken } from '../src/infra/auth.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 
 const USAGE = `usage: npm run token -- <userId> [--service] [--expires 12h]

@@ -1,6 +1,6 @@
-import { createApp } from './app.js';
+import { createApp } from './server/app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger } from './infra/logger.js';
 
 // The only module that reads the process: environment in, signals and exit codes out.
 let config;

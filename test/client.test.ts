@@ -10,7 +10,7 @@ import {
   type PresenceClientOptions,
   type Presence,
 } from '../client/index.js';
-import { signToken } from '../src/auth.js';
+import { signToken } from '../src/infra/auth.js';
 import { AddFriendsDocument, RemoveFriendsDocument, SetPresenceDocument, type PresenceStatus } from './generated/graphql.js';
 import { startApp, type TestServer } from './helpers/app.js';
 import { ok } from './helpers/graphql.js';

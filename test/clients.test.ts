@@ -4,7 +4,7 @@ import { Client as UrqlClient, cacheExchange, fetchExchange, subscriptionExchang
 import { createClient, type Client as WsClient } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { signToken } from '../src/auth.js';
+import { signToken } from '../src/infra/auth.js';
 import {
   AddFriendsDocument,
   FriendPresenceChangedDocument,

@@ -1,6 +1,6 @@
 import type { Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { signToken } from '../src/auth.js';
+import { signToken } from '../src/infra/auth.js';
 import { createKeys } from '../src/engine/redis/keys.js';
 import { AddFriendsDocument, FriendPresenceChangedDocument, MeDocument, SetPresenceDocument } from './generated/graphql.js';
 import { TEST_SECRET } from './helpers/app.js';

@@ -4,8 +4,8 @@ import { print } from 'graphql';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { createApp } from '../src/app.js';
-import { signToken } from '../src/auth.js';
+import { createApp } from '../src/server/app.js';
+import { signToken } from '../src/infra/auth.js';
 import { loadConfig } from '../src/config.js';
 import {
   AddFriendsDocument,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { signToken } from '../src/auth.js';
+import { signToken } from '../src/infra/auth.js';
 import { FriendPresenceChangedDocument, MeDocument, PresencesDocument } from './generated/graphql.js';
 import { request } from './helpers/graphql.js';
 import { startServerProcess, type ServerProcess } from './helpers/process.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeys } from '../src/engine/redis/keys.js';
-import { signToken } from '../src/auth.js';
+import { signToken } from '../src/infra/auth.js';
 import { AddFriendsDocument, FriendPresenceChangedDocument, MeDocument, SetPresenceDocument } from './generated/graphql.js';
 import { TEST_SECRET } from './helpers/app.js';
 import { ok } from './helpers/graphql.js';

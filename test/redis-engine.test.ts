@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../src/app.js';
-import { signToken } from '../src/auth.js';
+import { createApp, type App } from '../src/server/app.js';
+import { signToken } from '../src/infra/auth.js';
 import { loadConfig } from '../src/config.js';
 import { createKeys } from '../src/engine/redis/keys.js';
-import { bucketOf, packId, unpackId } from '../src/ids.js';
+import { bucketOf, packId, unpackId } from '../src/domain/ids.js';
 import { AddFriendsDocument, MeDocument, PresencesDocument, SetPresenceDocument } from './generated/graphql.js';
 import { TEST_SECRET } from './helpers/app.js';
 import { codes, ok, request } from './helpers/graphql.js';

@@ -1,10 +1,10 @@
 import type { Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../src/app.js';
-import { signToken } from '../src/auth.js';
+import { createApp, type App } from '../src/server/app.js';
+import { signToken } from '../src/infra/auth.js';
 import { loadConfig } from '../src/config.js';
-import { Status } from '../src/presence.js';
+import { Status } from '../src/domain/presence.js';
 import {
   AddFriendsDocument,
   FriendPresenceChangedDocument,

@@ -1,10 +1,10 @@
 import type { Plugin } from 'graphql-yoga';
-import { signToken } from '../auth.js';
+import { signToken } from '../infra/auth.js';
 import type { Config } from '../config.js';
-import { assertId } from '../ids.js';
-import type { Logger } from '../logger.js';
+import { assertId } from '../domain/ids.js';
+import type { Logger } from '../infra/logger.js';
 import { boardScript } from './bundle.js';
-import { boardPage } from './page.js';
+import { boardPage } from './html.js';
 
 /** A development sign-in token lives this long; the page asks for the next one before it ends. */
 export const DEV_TOKEN_TTL = '15m';

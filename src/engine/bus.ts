@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { statusNames, type Extras, type PresenceChange, type StatusCode } from '../presence.js';
+import { statusNames, type Extras, type PresenceChange, type StatusCode } from '../domain/presence.js';
 
 /**
  * The inbox bus: one channel per instance, and the one description of what travels on it.

@@ -1,11 +1,11 @@
 import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../infra/logger.js';
 import { createRedisBus } from './bus.js';
 import { createMemoryEngine } from './memory/index.js';
 import { connectRedis, type RedisClient } from './redis/connect.js';
 import { createRedisEngine } from './redis/index.js';
 import { createKeys } from './redis/keys.js';
-import type { PresenceEngine } from './types.js';
+import type { PresenceEngine } from './ports.js';
 
 export type RedisRole = 'command' | 'publisher' | 'subscriber';
 

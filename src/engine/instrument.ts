@@ -1,5 +1,5 @@
-import type { Metrics } from '../metrics.js';
-import type { ChangeResult, PresenceEngine } from './types.js';
+import type { Metrics } from '../infra/metrics.js';
+import type { ChangeResult, PresenceEngine } from './ports.js';
 
 /** Operations whose result says whether a change was published. */
 const changing = new Set(['setStatus', 'openSession', 'closeSession', 'takeOverSession', 'heartbeat', 'reportActivity']);

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { LivenessConfig } from '../config.js';
-import type { HeldSession, InstanceRegistry, PresenceStore } from '../engine/types.js';
-import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
-import type { StatusCode } from '../presence.js';
+import type { HeldSession, InstanceRegistry, PresenceStore } from '../engine/ports.js';
+import type { Logger } from '../infra/logger.js';
+import type { Metrics } from '../infra/metrics.js';
+import type { StatusCode } from '../domain/presence.js';
 
 /** A socket session this instance holds: one connection of one device. */
 export type SocketSession = HeldSession;

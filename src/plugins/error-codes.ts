@@ -1,6 +1,6 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode } from '../domain/errors.js';
 
 /**
  * graphql-js reports bad variable values ("$s got invalid value ...") as plain request errors with

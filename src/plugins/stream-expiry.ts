@@ -1,9 +1,9 @@
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { TOKEN_EXPIRED } from '../auth.js';
-import type { Context } from '../context.js';
-import { unauthenticated } from '../errors.js';
-import { at } from '../timers.js';
+import { TOKEN_EXPIRED } from '../infra/auth.js';
+import type { Context } from '../schema/context.js';
+import { unauthenticated } from '../domain/errors.js';
+import { at } from '../infra/timers.js';
 import type { SocketContext } from '../transport/ws.js';
 
 /**

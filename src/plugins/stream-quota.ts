@@ -1,6 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
-import type { Context } from '../context.js';
-import { ErrorCode, presenceError } from '../errors.js';
+import type { Context } from '../schema/context.js';
+import { ErrorCode, presenceError } from '../domain/errors.js';
 import type { ConnectionQuota } from '../transport/quota.js';
 import type { SocketContext } from '../transport/ws.js';
 

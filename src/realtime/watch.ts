@@ -1,9 +1,9 @@
 import { Repeater, SlidingBuffer } from '@repeaterjs/repeater';
 import type { Visibility } from '../config.js';
 import type { FriendshipChange } from '../engine/bus.js';
-import type { FriendGraph, LoadedPresence, PresenceStore } from '../engine/types.js';
-import type { Metrics } from '../metrics.js';
-import { project, type PresenceChange, type PresenceView } from '../presence.js';
+import type { FriendGraph, LoadedPresence, PresenceStore } from '../engine/ports.js';
+import type { Metrics } from '../infra/metrics.js';
+import { project, type PresenceChange, type PresenceView } from '../domain/presence.js';
 import type { Delivery, Router } from './router.js';
 
 /**

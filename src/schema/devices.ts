@@ -1,6 +1,6 @@
-import { assertId } from '../ids.js';
-import { statusName, type PresenceView } from '../presence.js';
-import type { DeviceView } from '../engine/types.js';
+import { assertId } from '../domain/ids.js';
+import { statusName, type PresenceView } from '../domain/presence.js';
+import type { DeviceView } from '../engine/ports.js';
 import { builder } from './builder.js';
 import { limited, rateLimit } from './limits.js';
 import { httpSessionMs, PresenceRef, PresenceStatus } from './presence.js';

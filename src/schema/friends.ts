@@ -1,5 +1,5 @@
-import { badInput, ErrorCode, FriendLimitError, presenceError } from '../errors.js';
-import { assertId, assertIds } from '../ids.js';
+import { badInput, ErrorCode, FriendLimitError, presenceError } from '../domain/errors.js';
+import { assertId, assertIds } from '../domain/ids.js';
 import { builder } from './builder.js';
 import { PresenceRef } from './presence.js';
 

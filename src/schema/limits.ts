@@ -1,6 +1,6 @@
-import type { Context } from '../context.js';
-import { ErrorCode, presenceError, rateLimited, SessionLimitError } from '../errors.js';
-import { countCall, type LimitedOperation } from '../rate-limit.js';
+import type { Context } from './context.js';
+import { ErrorCode, presenceError, rateLimited, SessionLimitError } from '../domain/errors.js';
+import { countCall, type LimitedOperation } from './rate-limit.js';
 
 /** Counts the call against the caller's shared per-operation window; throws RATE_LIMITED past it. */
 export async function rateLimit(ctx: Context, operation: LimitedOperation) {

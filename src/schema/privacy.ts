@@ -1,8 +1,8 @@
-import { badInput, ErrorCode, HiddenLimitError, presenceError } from '../errors.js';
-import { assertIds } from '../ids.js';
-import { MAX_HIDDEN_FROM } from '../presence.js';
-import type { Privacy } from '../engine/types.js';
-import type { Context } from '../context.js';
+import { badInput, ErrorCode, HiddenLimitError, presenceError } from '../domain/errors.js';
+import { assertIds } from '../domain/ids.js';
+import { MAX_HIDDEN_FROM } from '../domain/presence.js';
+import type { Privacy } from '../engine/ports.js';
+import type { Context } from './context.js';
 import { builder } from './builder.js';
 import { rateLimit } from './limits.js';
 

@@ -1,5 +1,5 @@
-import { checkMessage } from '../status-message.js';
-import type { StatusMessage } from '../presence.js';
+import { checkMessage } from '../domain/status-message-rules.js';
+import type { StatusMessage } from '../domain/presence.js';
 import { builder } from './builder.js';
 import { rateLimit } from './limits.js';
 import { PresenceRef } from './presence.js';

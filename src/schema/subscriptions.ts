@@ -1,7 +1,7 @@
-import { badInput } from '../errors.js';
-import { assertIds } from '../ids.js';
-import type { PresenceView } from '../presence.js';
-import type { Context } from '../context.js';
+import { badInput } from '../domain/errors.js';
+import { assertIds } from '../domain/ids.js';
+import type { PresenceView } from '../domain/presence.js';
+import type { Context } from './context.js';
 import { watchPresence, type WatchTarget } from '../realtime/watch.js';
 import { builder } from './builder.js';
 import { PresenceRef } from './presence.js';

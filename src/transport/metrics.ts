@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../infra/logger.js';
 
 /**
  * The internal listener (METRICS_PORT): `GET /metrics` in Prometheus text format and nothing else.

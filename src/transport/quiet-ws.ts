@@ -1,5 +1,5 @@
 import type { WebSocket, WebSocketServer } from 'ws';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../infra/logger.js';
 
 /**
  * graphql-ws' `useServer` reports an `error` event on the server or on a socket (a frame over

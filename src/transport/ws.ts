@@ -5,18 +5,18 @@ import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
-import { TOKEN_EXPIRED, type Viewer } from '../auth.js';
+import { TOKEN_EXPIRED, type Viewer } from '../infra/auth.js';
 import type { Config } from '../config.js';
-import type { Context } from '../context.js';
-import { ErrorCode, presenceError, SessionLimitError } from '../errors.js';
-import { assertId } from '../ids.js';
+import type { Context } from '../schema/context.js';
+import { ErrorCode, presenceError, SessionLimitError } from '../domain/errors.js';
+import { assertId } from '../domain/ids.js';
 import type { Liveness, SocketSession } from '../liveness/index.js';
-import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
-import { Status, type StatusCode } from '../presence.js';
-import { countCall, type RateLimitDeps } from '../rate-limit.js';
+import type { Logger } from '../infra/logger.js';
+import type { Metrics } from '../infra/metrics.js';
+import { Status, type StatusCode } from '../domain/presence.js';
+import { countCall, type RateLimitDeps } from '../schema/rate-limit.js';
 import type { ConnectionQuota } from './quota.js';
-import { at } from '../timers.js';
+import { at } from '../infra/timers.js';
 import { quietErrors } from './quiet-ws.js';
 
 /** Close codes Presence adds to graphql-ws' own (4400 bad request, 4403 forbidden, ...). */

@@ -1,5 +1,5 @@
-import { createApp, type App } from '../../src/app.js';
-import { signToken } from '../../src/auth.js';
+import { createApp, type App } from '../../src/server/app.js';
+import { signToken } from '../../src/infra/auth.js';
 import { DEV_JWT_SECRET, loadConfig, type Config } from '../../src/config.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { signToken } from '../../src/auth.js';
+import { signToken } from '../../src/infra/auth.js';
 import { FriendPresenceChangedDocument, type PresenceStatus } from '../generated/graphql.js';
 import { TEST_SECRET } from '../helpers/app.js';
 import { startServerProcess, type ServerProcess } from '../helpers/process.js';

@@ -11,11 +11,11 @@ import {
   type Settings,
   type Sticky,
   type StoredPresence,
-} from '../../presence.js';
-import { FriendLimitError, HiddenLimitError, SessionLimitError } from '../../errors.js';
+} from '../../domain/presence.js';
+import { FriendLimitError, HiddenLimitError, SessionLimitError } from '../../domain/errors.js';
 import { createMemoryBus } from '../bus.js';
 import { friendshipEntries, planFriendship, planPresence } from '../routing.js';
-import type { ChangeResult, DeviceView, PresenceEngine } from '../types.js';
+import type { ChangeResult, DeviceView, PresenceEngine } from '../ports.js';
 
 type Activity = typeof Status.ONLINE | typeof Status.AWAY;
 /** A session's idle moment, to carry over to its next form (PRESENCE keeps it the same way). */

@@ -1,7 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import type { RedisTopology } from '../../config.js';
-import { EngineError } from '../../errors.js';
+import { EngineError } from '../../domain/errors.js';
 
 export type RedisClient = Redis | Cluster;
 

@@ -7,11 +7,11 @@ import {
   type PresenceChange,
   type StatusCode,
   type StoredPresence,
-} from '../../presence.js';
-import { FriendLimitError, HiddenLimitError, SessionLimitError } from '../../errors.js';
+} from '../../domain/presence.js';
+import { FriendLimitError, HiddenLimitError, SessionLimitError } from '../../domain/errors.js';
 import type { Inbox, Outbox, RoutedFriendship } from '../bus.js';
 import { friendshipEntries, planFriendship, planPresence } from '../routing.js';
-import type { ChangeResult, DeviceView, LoadedPresence, PresenceEngine } from '../types.js';
+import type { ChangeResult, DeviceView, LoadedPresence, PresenceEngine } from '../ports.js';
 import { batch, groupByNode, type Command, type RedisClient } from './connect.js';
 import { createKeys, type RedisKeys } from './keys.js';
 import { CLAIM_DEAD, CLAIM_DUE, HIT, PRESENCE, READ_MANY, RENEW_LEASE, RETENTION, SETTINGS_MANY } from './scripts.js';

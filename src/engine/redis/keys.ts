@@ -1,4 +1,4 @@
-import { bucketOf, packId } from '../../ids.js';
+import { bucketOf, packId } from '../../domain/ids.js';
 
 /**
  * Every Redis key and channel name Presence uses, in one place (README, "Redis layout").

@@ -1,4 +1,4 @@
-import type { StatusCode, StatusMessage, StoredPresence } from '../presence.js';
+import type { StatusCode, StatusMessage, StoredPresence } from '../domain/presence.js';
 import type { Inbox } from './bus.js';
 
 /** A stored record together with whether its owner counts the viewer as a friend. */

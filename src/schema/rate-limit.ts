@@ -1,6 +1,6 @@
-import type { Config } from './config.js';
-import type { PresenceEngine } from './engine/types.js';
-import type { Metrics } from './metrics.js';
+import type { Config } from '../config.js';
+import type { PresenceEngine } from '../engine/ports.js';
+import type { Metrics } from '../infra/metrics.js';
 
 /**
  * The per-user windows of RATE_LIMIT_COUNT calls per RATE_LIMIT_WINDOW_MS, shared by every

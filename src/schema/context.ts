@@ -1,11 +1,11 @@
 import DataLoader from 'dataloader';
-import type { Viewer } from './auth.js';
-import type { Config } from './config.js';
-import type { LoadedPresence, PresenceEngine } from './engine/types.js';
-import type { SocketSession } from './liveness/index.js';
-import type { Metrics } from './metrics.js';
-import type { WatchDeps } from './realtime/watch.js';
-import { project, type PresenceView, type Relation } from './presence.js';
+import type { Viewer } from '../infra/auth.js';
+import type { Config } from '../config.js';
+import type { LoadedPresence, PresenceEngine } from '../engine/ports.js';
+import type { SocketSession } from '../liveness/index.js';
+import type { Metrics } from '../infra/metrics.js';
+import type { WatchDeps } from '../realtime/watch.js';
+import { project, type PresenceView, type Relation } from '../domain/presence.js';
 
 /** What every resolver gets. Built once per HTTP request or per WebSocket operation. */
 export interface Context {

@@ -1,4 +1,4 @@
-import type { Visibility } from './config.js';
+import type { Visibility } from '../config.js';
 
 /**
  * The presence domain: statuses, what is stored per user, and what each viewer is allowed to see.

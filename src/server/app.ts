@@ -1,21 +1,21 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { bearer, createVerifier, type Viewer } from './auth.js';
-import type { Config } from './config.js';
-import type { Services } from './context.js';
-import { createEngine, type RedisRole } from './engine/factory.js';
-import { instrument } from './engine/instrument.js';
-import { waitReady, type RedisClient } from './engine/redis/connect.js';
-import type { PresenceEngine } from './engine/types.js';
-import { createLiveness, type Liveness } from './liveness/index.js';
-import { createLogger, type Logger } from './logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
-import { createEarlyAuth } from './plugins/early-auth.js';
+import { bearer, createVerifier, type Viewer } from '../infra/auth.js';
+import type { Config } from '../config.js';
+import type { Services } from '../schema/context.js';
+import { createEngine, type RedisRole } from '../engine/factory.js';
+import { instrument } from '../engine/instrument.js';
+import { waitReady, type RedisClient } from '../engine/redis/connect.js';
+import type { PresenceEngine } from '../engine/ports.js';
+import { createLiveness, type Liveness } from '../liveness/index.js';
+import { createLogger, type Logger } from '../infra/logger.js';
+import { createMetrics, type Metrics } from '../infra/metrics.js';
+import { createEarlyAuth } from '../plugins/early-auth.js';
 import { createReadiness } from './readiness.js';
-import { createRouter, type Router } from './realtime/router.js';
-import { createMetricsServer } from './transport/metrics.js';
-import { createConnectionQuota } from './transport/quota.js';
-import { attachWebSocket } from './transport/ws.js';
+import { createRouter, type Router } from '../realtime/router.js';
+import { createMetricsServer } from '../transport/metrics.js';
+import { createConnectionQuota } from '../transport/quota.js';
+import { attachWebSocket } from '../transport/ws.js';
 import { createYogaServer } from './yoga.js';
 
 export interface AppDeps {
