@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createVerifier, signToken } from '../src/infra/auth.js';
-import { DEV_JWT_SECRET, loadConfig } from '../src/config.js';
-import { MeDocument } from './generated/graphql.js';
-import { startApp, TEST_SECRET, type TestServer } from './helpers/app.js';
-import { codes, request } from './helpers/graphql.js';
+import { createVerifier, signToken } from '../../src/infra/auth.js';
+import { DEV_JWT_SECRET, loadConfig } from '../../src/config.js';
+import { MeDocument } from '../generated/graphql.js';
+import { startApp, TEST_SECRET, type TestServer } from '../helpers/app.js';
+import { codes, request } from '../helpers/graphql.js';
 
 const secret = new TextEncoder().encode(TEST_SECRET);
 const hs256 = (claims: Record<string, unknown> = {}) =>

@@ -1,9 +1,9 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AddFriendsDocument, SetPresenceDocument, SetPrivacyDocument, SetStatusMessageDocument } from './generated/graphql.js';
-import { startApp, TEST_SECRET, type TestServer } from './helpers/app.js';
-import { launchChromium, offlineContext, screenshot } from './helpers/browser.js';
-import { ok } from './helpers/graphql.js';
+import { AddFriendsDocument, SetPresenceDocument, SetPrivacyDocument, SetStatusMessageDocument } from '../generated/graphql.js';
+import { startApp, TEST_SECRET, type TestServer } from '../helpers/app.js';
+import { launchChromium, offlineContext, screenshot } from '../helpers/browser.js';
+import { ok } from '../helpers/graphql.js';
 
 // The board as people use it: Chromium with nothing but loopback, one context per person, signed
 // in through the development sign-in (the server runs on the development secret), live through

@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEV_JWT_SECRET, loadConfig } from '../src/config.js';
+import { ConfigError, DEV_JWT_SECRET, loadConfig } from '../../src/config.js';
 
 describe('config', () => {
   it('needs no environment at all: memory engine, development secret, documented defaults', () => {

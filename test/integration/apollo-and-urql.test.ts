@@ -4,7 +4,7 @@ import { Client as UrqlClient, cacheExchange, fetchExchange, subscriptionExchang
 import { createClient, type Client as WsClient } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { signToken } from '../src/infra/auth.js';
+import { signToken } from '../../src/infra/auth.js';
 import {
   AddFriendsDocument,
   FriendPresenceChangedDocument,
@@ -13,12 +13,12 @@ import {
   SetPresenceDocument,
   type PresenceFieldsFragment,
   type PresenceStatus,
-} from './generated/graphql.js';
-import { startApp, type TestServer } from './helpers/app.js';
-import { ok } from './helpers/graphql.js';
-import { userFactory } from './helpers/users.js';
-import { startRedis, type RedisProcess } from './helpers/redis.js';
-import { collect, waitFor, wsClient as helperWsClient, wsUrl } from './helpers/ws.js';
+} from '../generated/graphql.js';
+import { startApp, type TestServer } from '../helpers/app.js';
+import { ok } from '../helpers/graphql.js';
+import { userFactory } from '../helpers/users.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
+import { collect, waitFor, wsClient as helperWsClient, wsUrl } from '../helpers/ws.js';
 
 // Realtime through the two GraphQL clients people actually ship: Apollo Client (GraphQLWsLink)
 // and urql (subscriptionExchange forwarding to graphql-ws), against the Redis engine.

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { createContext, type Services } from '../src/schema/context.js';
-import { packId, unpackId } from '../src/domain/ids.js';
-import { isoString } from '../src/schema/builder.js';
+import { loadConfig } from '../../src/config.js';
+import { createContext, type Services } from '../../src/schema/context.js';
+import { packId, unpackId } from '../../src/domain/ids.js';
+import { isoString } from '../../src/schema/builder.js';
 
 // Issue 11: the request path's shortcuts must answer exactly what the plain code answered.
 describe('hot path', () => {

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeys } from '../src/engine/redis/keys.js';
-import { signToken } from '../src/infra/auth.js';
-import { AddFriendsDocument, FriendPresenceChangedDocument, MeDocument, SetPresenceDocument } from './generated/graphql.js';
-import { TEST_SECRET } from './helpers/app.js';
-import { ok } from './helpers/graphql.js';
-import { startServerProcess, type ServerProcess } from './helpers/process.js';
-import { startCluster } from './helpers/cluster.js';
-import { startRedis } from './helpers/redis.js';
-import { collect, waitFor, wsClient } from './helpers/ws.js';
+import { createKeys } from '../../src/engine/redis/keys.js';
+import { signToken } from '../../src/infra/auth.js';
+import { AddFriendsDocument, FriendPresenceChangedDocument, MeDocument, SetPresenceDocument } from '../generated/graphql.js';
+import { TEST_SECRET } from '../helpers/app.js';
+import { ok } from '../helpers/graphql.js';
+import { startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { startCluster } from '../helpers/cluster.js';
+import { startRedis } from '../helpers/redis.js';
+import { collect, waitFor, wsClient } from '../helpers/ws.js';
 
 const keys = createKeys('presence:', 65_536);
 

@@ -13,16 +13,16 @@ import {
   ReportActivityDocument,
   SetPresenceDocument,
   type FriendPresenceChangedSubscription,
-} from './generated/graphql.js';
+} from '../generated/graphql.js';
 import { Redis } from 'ioredis';
-import { ConfigError, loadConfig } from '../src/config.js';
-import { createKeys } from '../src/engine/redis/keys.js';
-import { startApp, type TestServer } from './helpers/app.js';
-import { startRedis, type RedisProcess } from './helpers/redis.js';
-import { engines } from './helpers/engines.js';
-import { codes, ok, request } from './helpers/graphql.js';
-import { userFactory } from './helpers/users.js';
-import { collect, waitFor, wsClient, wsUrl, type Collected } from './helpers/ws.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { createKeys } from '../../src/engine/redis/keys.js';
+import { startApp, type TestServer } from '../helpers/app.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
+import { engines } from '../helpers/engines.js';
+import { codes, ok, request } from '../helpers/graphql.js';
+import { userFactory } from '../helpers/users.js';
+import { collect, waitFor, wsClient, wsUrl, type Collected } from '../helpers/ws.js';
 
 const IDLE = 300;
 const GRACE = 400;

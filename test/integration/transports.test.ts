@@ -1,10 +1,10 @@
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AddFriendsDocument, FriendPresenceChangedDocument, SetPresenceDocument } from './generated/graphql.js';
-import { startApp, TEST_SECRET, type TestServer } from './helpers/app.js';
-import { ok } from './helpers/graphql.js';
-import { collect, waitFor, wsClient, wsUrl } from './helpers/ws.js';
+import { AddFriendsDocument, FriendPresenceChangedDocument, SetPresenceDocument } from '../generated/graphql.js';
+import { startApp, TEST_SECRET, type TestServer } from '../helpers/app.js';
+import { ok } from '../helpers/graphql.js';
+import { collect, waitFor, wsClient, wsUrl } from '../helpers/ws.js';
 import { print } from 'graphql';
 
 const secret = new TextEncoder().encode(TEST_SECRET);

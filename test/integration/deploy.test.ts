@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { startApp, type TestServer } from './helpers/app.js';
+import { startApp, type TestServer } from '../helpers/app.js';
 
 // Docker cannot run here, so check what can be checked without an engine: the files parse, and
 // every name they share with the code (services, ports, variables, metrics) matches.

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MeDocument, SetPresenceDocument } from './generated/graphql.js';
-import { ok } from './helpers/graphql.js';
-import { startServerProcess, type ServerProcess } from './helpers/process.js';
+import { MeDocument, SetPresenceDocument } from '../generated/graphql.js';
+import { ok } from '../helpers/graphql.js';
+import { startServerProcess, type ServerProcess } from '../helpers/process.js';
 
 // The README's quick start, as a new user runs it: `npm start` (which compiles to dist/ first),
 // no .env, no Redis, a dev token from the script.
@@ -20,7 +20,7 @@ describe('quick start', () => {
     expect(srv.output()).toMatch(/"level":40.*development secret/);
   });
 
-  it('serves GraphiQL to a browser from this server alone (test/browser.test.ts drives it)', async () => {
+  it('serves GraphiQL to a browser from this server alone (test/integration/graphiql.test.ts drives it)', async () => {
     const res = await fetch(`${srv.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(res.status).toBe(200);
     const html = await res.text();

@@ -1,10 +1,10 @@
 import type { Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../src/server/app.js';
-import { signToken } from '../src/infra/auth.js';
-import { loadConfig } from '../src/config.js';
-import { Status } from '../src/domain/presence.js';
+import { createApp, type App } from '../../src/server/app.js';
+import { signToken } from '../../src/infra/auth.js';
+import { loadConfig } from '../../src/config.js';
+import { Status } from '../../src/domain/presence.js';
 import {
   AddFriendsDocument,
   FriendPresenceChangedDocument,
@@ -13,12 +13,12 @@ import {
   MeDocument,
   RemoveFriendsDocument,
   SetPresenceDocument,
-} from './generated/graphql.js';
-import { TEST_SECRET } from './helpers/app.js';
-import { codes, ok, request, type GraphQLResponse } from './helpers/graphql.js';
-import { startRedis, type RedisProcess } from './helpers/redis.js';
-import { userFactory } from './helpers/users.js';
-import { collect, waitFor, wsClient } from './helpers/ws.js';
+} from '../generated/graphql.js';
+import { TEST_SECRET } from '../helpers/app.js';
+import { codes, ok, request, type GraphQLResponse } from '../helpers/graphql.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
+import { userFactory } from '../helpers/users.js';
+import { collect, waitFor, wsClient } from '../helpers/ws.js';
 
 /** The command connection's timeout: Redis is stopped for longer than this. */
 const COMMAND_TIMEOUT_MS = 300;

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { signToken } from '../src/infra/auth.js';
-import { FriendPresenceChangedDocument, MeDocument, PresencesDocument } from './generated/graphql.js';
-import { request } from './helpers/graphql.js';
-import { startServerProcess, type ServerProcess } from './helpers/process.js';
-import { startRedis, type RedisProcess } from './helpers/redis.js';
-import { collect, waitFor, wsClient } from './helpers/ws.js';
+import { signToken } from '../../src/infra/auth.js';
+import { FriendPresenceChangedDocument, MeDocument, PresencesDocument } from '../generated/graphql.js';
+import { request } from '../helpers/graphql.js';
+import { startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
+import { collect, waitFor, wsClient } from '../helpers/ws.js';
 
 const SECRET = 'logging-test-secret-0123456789abcdefghijkl';
 

@@ -1,14 +1,14 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../src/server/app.js';
-import { signToken } from '../src/infra/auth.js';
-import { loadConfig } from '../src/config.js';
-import { createKeys } from '../src/engine/redis/keys.js';
-import { bucketOf, packId, unpackId } from '../src/domain/ids.js';
-import { AddFriendsDocument, MeDocument, PresencesDocument, SetPresenceDocument } from './generated/graphql.js';
-import { TEST_SECRET } from './helpers/app.js';
-import { codes, ok, request } from './helpers/graphql.js';
-import { startRedis, type RedisProcess } from './helpers/redis.js';
+import { createApp, type App } from '../../src/server/app.js';
+import { signToken } from '../../src/infra/auth.js';
+import { loadConfig } from '../../src/config.js';
+import { createKeys } from '../../src/engine/redis/keys.js';
+import { bucketOf, packId, unpackId } from '../../src/domain/ids.js';
+import { AddFriendsDocument, MeDocument, PresencesDocument, SetPresenceDocument } from '../generated/graphql.js';
+import { TEST_SECRET } from '../helpers/app.js';
+import { codes, ok, request } from '../helpers/graphql.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
 describe('id packing', () => {
   it('packs canonical UUIDs to 16 bytes and round-trips every kind of id', () => {

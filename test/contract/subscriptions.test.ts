@@ -8,14 +8,14 @@ import {
   RemoveFriendsDocument,
   SetPresenceDocument,
   type PresenceStatus,
-} from './generated/graphql.js';
-import { createKeys } from '../src/engine/redis/keys.js';
-import { startApp, type TestServer } from './helpers/app.js';
-import type { RedisProcess } from './helpers/redis.js';
-import { engines } from './helpers/engines.js';
-import { userFactory } from './helpers/users.js';
-import { ok } from './helpers/graphql.js';
-import { collect, waitFor, wsClient, wsUrl } from './helpers/ws.js';
+} from '../generated/graphql.js';
+import { createKeys } from '../../src/engine/redis/keys.js';
+import { startApp, type TestServer } from '../helpers/app.js';
+import type { RedisProcess } from '../helpers/redis.js';
+import { engines } from '../helpers/engines.js';
+import { userFactory } from '../helpers/users.js';
+import { ok } from '../helpers/graphql.js';
+import { collect, waitFor, wsClient, wsUrl } from '../helpers/ws.js';
 
 /** A bare graphql-ws socket with one subscription: the frames exactly as a client receives them. */
 async function rawSubscription(httpUrl: string, token: string, query: string) {

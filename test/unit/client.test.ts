@@ -15,8 +15,8 @@ import {
   refreshAt,
   tokenExpiresAt,
   type Presence,
-} from '../client/index.js';
-import { createTokenSource } from '../client/tokens.js';
+} from '../../client/index.js';
+import { createTokenSource } from '../../client/tokens.js';
 
 const p = (userId: string, version: number, status: Presence['status'] = 'ONLINE'): Presence => ({
   userId,
@@ -205,7 +205,7 @@ describe('client token source', () => {
 
 describe('client documents', () => {
   it('every operation of the client validates against the printed schema', () => {
-    const schema = buildSchema(readFileSync(new URL('../schema/schema.graphql', import.meta.url), 'utf8'));
+    const schema = buildSchema(readFileSync(new URL('../../schema/schema.graphql', import.meta.url), 'utf8'));
     for (const doc of clientDocuments) {
       const ast = parse(doc.query);
       expect(validate(schema, ast), doc.operationName).toEqual([]);

@@ -4,20 +4,20 @@ import { print } from 'graphql';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { createApp } from '../src/server/app.js';
-import { signToken } from '../src/infra/auth.js';
-import { loadConfig } from '../src/config.js';
+import { createApp } from '../../src/server/app.js';
+import { signToken } from '../../src/infra/auth.js';
+import { loadConfig } from '../../src/config.js';
 import {
   AddFriendsDocument,
   FriendPresenceChangedDocument,
   HeartbeatDocument,
   MeDocument,
   SetPresenceDocument,
-} from './generated/graphql.js';
-import { startApp, TEST_SECRET, type TestServer } from './helpers/app.js';
-import { codes, ok, request } from './helpers/graphql.js';
-import { startRedis, type RedisProcess } from './helpers/redis.js';
-import { collect, waitFor, wsClient, wsUrl } from './helpers/ws.js';
+} from '../generated/graphql.js';
+import { startApp, TEST_SECRET, type TestServer } from '../helpers/app.js';
+import { codes, ok, request } from '../helpers/graphql.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
+import { collect, waitFor, wsClient, wsUrl } from '../helpers/ws.js';
 
 /** POSTs a raw body; resolves with status and text. */
 function post(url: string, body: string | Buffer, headers: Record<string, string> = {}) {

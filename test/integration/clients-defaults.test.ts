@@ -5,12 +5,12 @@ import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
 import { Client as UrqlClient, cacheExchange, fetchExchange } from '@urql/core';
 import { auditServer } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AddFriendsDocument, FriendsDocument, MeDocument, SetPresenceDocument, type PresenceStatus } from './generated/graphql.js';
-import { startApp, type TestServer } from './helpers/app.js';
-import { ok } from './helpers/graphql.js';
-import { reap } from './helpers/reaper.js';
-import { userFactory } from './helpers/users.js';
-import { waitFor } from './helpers/ws.js';
+import { AddFriendsDocument, FriendsDocument, MeDocument, SetPresenceDocument, type PresenceStatus } from '../generated/graphql.js';
+import { startApp, type TestServer } from '../helpers/app.js';
+import { ok } from '../helpers/graphql.js';
+import { reap } from '../helpers/reaper.js';
+import { userFactory } from '../helpers/users.js';
+import { waitFor } from '../helpers/ws.js';
 
 // Each client the way its own docs set it up, nothing tuned for Presence but the token: urql's
 // default exchanges send queries as GET, Apollo's HttpLink POSTs JSON, the README's graphql-ws

@@ -1,20 +1,20 @@
 import { createHash } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createKeys } from '../src/engine/redis/keys.js';
-import { READ_MANY } from '../src/engine/redis/scripts.js';
+import { createKeys } from '../../src/engine/redis/keys.js';
+import { READ_MANY } from '../../src/engine/redis/scripts.js';
 import {
   AddFriendsDocument,
   FriendPresenceChangedDocument,
   PresencesDocument,
   SetPresenceDocument,
   type PresenceStatus,
-} from './generated/graphql.js';
-import { startApp, type TestServer } from './helpers/app.js';
-import { startCluster, type RedisCluster } from './helpers/cluster.js';
-import { ok } from './helpers/graphql.js';
-import { startSentinel, type SentinelSetup } from './helpers/sentinel.js';
-import { collect, waitFor, wsClient } from './helpers/ws.js';
+} from '../generated/graphql.js';
+import { startApp, type TestServer } from '../helpers/app.js';
+import { startCluster, type RedisCluster } from '../helpers/cluster.js';
+import { ok } from '../helpers/graphql.js';
+import { startSentinel, type SentinelSetup } from '../helpers/sentinel.js';
+import { collect, waitFor, wsClient } from '../helpers/ws.js';
 
 // Failovers under open subscriptions: after them, reads, writes and events work again without
 // restarting the API or reconnecting the client.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeInbox, encodeInbox, type InboxMessage } from '../src/engine/bus.js';
-import { friendshipEntries, planFriendship, planPresence } from '../src/engine/routing.js';
+import { decodeInbox, encodeInbox, type InboxMessage } from '../../src/engine/bus.js';
+import { friendshipEntries, planFriendship, planPresence } from '../../src/engine/routing.js';
 
 // The routing rules and the inbox wire format in isolation (the engines and the realtime suites
 // exercise them end to end).

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { printSchemaFile } from '../src/schema/print.js';
+import { printSchemaFile } from '../../src/schema/print.js';
 
 describe('the printed contract', () => {
   it('schema/schema.graphql matches the Pothos schema (run `npm run schema:print` after a schema change)', () => {

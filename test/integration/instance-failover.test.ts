@@ -1,13 +1,13 @@
 import type { Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { signToken } from '../src/infra/auth.js';
-import { createKeys } from '../src/engine/redis/keys.js';
-import { AddFriendsDocument, FriendPresenceChangedDocument, MeDocument, SetPresenceDocument } from './generated/graphql.js';
-import { TEST_SECRET } from './helpers/app.js';
-import { ok } from './helpers/graphql.js';
-import { startServerProcess, type ServerProcess } from './helpers/process.js';
-import { startRedis, type RedisProcess } from './helpers/redis.js';
-import { collect, waitFor, wsClient } from './helpers/ws.js';
+import { signToken } from '../../src/infra/auth.js';
+import { createKeys } from '../../src/engine/redis/keys.js';
+import { AddFriendsDocument, FriendPresenceChangedDocument, MeDocument, SetPresenceDocument } from '../generated/graphql.js';
+import { TEST_SECRET } from '../helpers/app.js';
+import { ok } from '../helpers/graphql.js';
+import { startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
+import { collect, waitFor, wsClient } from '../helpers/ws.js';
 
 const LEASE = 1_500;
 const GRACE = 500;

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { formatReport, runSoak, SHORT } from './soak/harness.js';
+import { formatReport, runSoak, SHORT } from '../soak/harness.js';
 
 // The soak suite's short profile: churn under every kind of fault, checked against the model.
 // `npm run soak` runs the long one; bench/SOAK.md keeps its figures.

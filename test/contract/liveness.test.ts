@@ -10,12 +10,12 @@ import {
   PresencesDocument,
   SetPresenceDocument,
   type FriendPresenceChangedSubscription,
-} from './generated/graphql.js';
-import { startApp, type TestServer } from './helpers/app.js';
-import { engines } from './helpers/engines.js';
-import { userFactory } from './helpers/users.js';
-import { codes, ok, request } from './helpers/graphql.js';
-import { collect, waitFor, wsClient, wsUrl, type Collected } from './helpers/ws.js';
+} from '../generated/graphql.js';
+import { startApp, type TestServer } from '../helpers/app.js';
+import { engines } from '../helpers/engines.js';
+import { userFactory } from '../helpers/users.js';
+import { codes, ok, request } from '../helpers/graphql.js';
+import { collect, waitFor, wsClient, wsUrl, type Collected } from '../helpers/ws.js';
 
 const GRACE = 400;
 const HTTP_TTL = 1_000;

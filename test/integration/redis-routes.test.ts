@@ -1,11 +1,11 @@
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeys } from '../src/engine/redis/keys.js';
-import { AddFriendsDocument, FriendPresenceChangedDocument, PresenceChangedDocument, SetPresenceDocument } from './generated/graphql.js';
-import { startApp, type TestServer } from './helpers/app.js';
-import { codes, ok, request } from './helpers/graphql.js';
-import { startRedis, type RedisProcess } from './helpers/redis.js';
-import { collect, waitFor, wsClient, type Collected } from './helpers/ws.js';
+import { createKeys } from '../../src/engine/redis/keys.js';
+import { AddFriendsDocument, FriendPresenceChangedDocument, PresenceChangedDocument, SetPresenceDocument } from '../generated/graphql.js';
+import { startApp, type TestServer } from '../helpers/app.js';
+import { codes, ok, request } from '../helpers/graphql.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
+import { collect, waitFor, wsClient, type Collected } from '../helpers/ws.js';
 
 const keys = createKeys('presence:', 65_536);
 

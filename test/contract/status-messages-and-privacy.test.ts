@@ -12,12 +12,12 @@ import {
   SetPrivacyDocument,
   SetStatusMessageDocument,
   type RichPresenceFieldsFragment,
-} from './generated/graphql.js';
-import { startApp, type TestServer } from './helpers/app.js';
-import { engines } from './helpers/engines.js';
-import { codes, ok, request } from './helpers/graphql.js';
-import { userFactory } from './helpers/users.js';
-import { collect, waitFor, wsClient } from './helpers/ws.js';
+} from '../generated/graphql.js';
+import { startApp, type TestServer } from '../helpers/app.js';
+import { engines } from '../helpers/engines.js';
+import { codes, ok, request } from '../helpers/graphql.js';
+import { userFactory } from '../helpers/users.js';
+import { collect, waitFor, wsClient } from '../helpers/ws.js';
 
 type Event = { friendPresenceChanged: RichPresenceFieldsFragment };
 const STRANGER = { status: 'OFFLINE', lastActiveAt: null, version: 0, statusMessage: null };

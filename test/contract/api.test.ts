@@ -9,12 +9,12 @@ import {
   PresencesDocument,
   RemoveFriendsDocument,
   SetPresenceDocument,
-} from './generated/graphql.js';
-import { startApp, type TestServer } from './helpers/app.js';
-import { engines } from './helpers/engines.js';
-import { userFactory } from './helpers/users.js';
-import { codes, ok, request } from './helpers/graphql.js';
-import { collect, waitFor, wsClient } from './helpers/ws.js';
+} from '../generated/graphql.js';
+import { startApp, type TestServer } from '../helpers/app.js';
+import { engines } from '../helpers/engines.js';
+import { userFactory } from '../helpers/users.js';
+import { codes, ok, request } from '../helpers/graphql.js';
+import { collect, waitFor, wsClient } from '../helpers/ws.js';
 
 // The API contract of issue #2, run unchanged against every engine.
 describe.each(engines)('contract on the $name engine', (fixture) => {

@@ -1,10 +1,10 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AddFriendsDocument, SetPresenceDocument, type PresenceStatus } from './generated/graphql.js';
-import { startApp, type TestServer } from './helpers/app.js';
-import { launchChromium, offlineContext, screenshot } from './helpers/browser.js';
-import { ok } from './helpers/graphql.js';
-import { waitFor } from './helpers/ws.js';
+import { AddFriendsDocument, SetPresenceDocument, type PresenceStatus } from '../generated/graphql.js';
+import { startApp, type TestServer } from '../helpers/app.js';
+import { launchChromium, offlineContext, screenshot } from '../helpers/browser.js';
+import { ok } from '../helpers/graphql.js';
+import { waitFor } from '../helpers/ws.js';
 
 // GraphiQL as a person uses it, in Chromium on a network with nothing but loopback: the page
 // loads from this server alone, the docs come from introspection under the default limits, the

@@ -9,13 +9,13 @@ import {
   type PresenceClientError,
   type PresenceClientOptions,
   type Presence,
-} from '../client/index.js';
-import { signToken } from '../src/infra/auth.js';
-import { AddFriendsDocument, RemoveFriendsDocument, SetPresenceDocument, type PresenceStatus } from './generated/graphql.js';
-import { startApp, type TestServer } from './helpers/app.js';
-import { ok } from './helpers/graphql.js';
-import { userFactory } from './helpers/users.js';
-import { waitFor } from './helpers/ws.js';
+} from '../../client/index.js';
+import { signToken } from '../../src/infra/auth.js';
+import { AddFriendsDocument, RemoveFriendsDocument, SetPresenceDocument, type PresenceStatus } from '../generated/graphql.js';
+import { startApp, type TestServer } from '../helpers/app.js';
+import { ok } from '../helpers/graphql.js';
+import { userFactory } from '../helpers/users.js';
+import { waitFor } from '../helpers/ws.js';
 
 /**
  * A `ws` WebSocket class the test can cut off: `offline` sends new sockets to a closed port (the
