@@ -12,7 +12,17 @@
  */
 import { createVerifier, signToken } from '../src/infra/auth.js';
 import { loadConfig } from '../src/config.js';
-import { BENCH_SECRET, cpuMeter, envInt, fmtInt, httpLoad, installCleanup, log, startPresenceServer, type LoadResult } from './lib.js';
+import {
+  BENCH_SECRET,
+  cpuMeter,
+  envInt,
+  fmtInt,
+  httpLoad,
+  installCleanup,
+  log,
+  startPresenceServer,
+  type LoadResult,
+} from './lib/index.js';
 
 const QUERY = JSON.stringify({ query: '{ __typename }' });
 const concurrency = envInt('BENCH_CONCURRENCY', 16);

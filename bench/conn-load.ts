@@ -8,7 +8,7 @@
 import { handle } from './probe.js';
 import WebSocket from 'ws';
 import { signToken } from '../src/infra/auth.js';
-import { BENCH_SECRET, graphqlWs, pool, SUBSCRIPTION } from './lib.js';
+import { BENCH_SECRET, graphqlWs, pool, SUBSCRIPTION } from './lib/index.js';
 
 export const connViewerId = (i: number) => `cv-${i}`;
 

@@ -21,7 +21,7 @@ import { readdirSync } from 'node:fs';
 import { createRedisEngine } from '../src/engine/redis/index.js';
 import { createMemoryBus } from '../src/engine/bus.js';
 import { Status } from '../src/domain/presence.js';
-import { startRedis } from '../test/helpers/redis.js';
+import { startRedis } from './lib/redis.js';
 import { connViewerId } from './conn-load.js';
 import {
   envInt,
@@ -46,7 +46,7 @@ import {
   type MemorySample,
   type NodeChild,
   type Section,
-} from './lib.js';
+} from './lib/index.js';
 
 const TARGET_KB = 16;
 const WARMUP = 200;

@@ -30,7 +30,7 @@ import { createRedisEngine } from '../src/engine/redis/index.js';
 import { createRedisBus } from '../src/engine/bus.js';
 import { createKeys } from '../src/engine/redis/keys.js';
 import { Status } from '../src/domain/presence.js';
-import { BENCH_SECRET, graphqlWs, intAfter, pct, pool, sleep, SUBSCRIPTION } from './lib.js';
+import { BENCH_SECRET, graphqlWs, intAfter, pct, pool, sleep, SUBSCRIPTION } from './lib/index.js';
 
 export const viewerId = (i: number) => `fv-${i}`;
 export const publisherId = (p: number) => `fp-${p}`;

@@ -30,7 +30,7 @@ import { createKeys } from '../src/engine/redis/keys.js';
 import { createRedisEngine } from '../src/engine/redis/index.js';
 import { createMemoryBus } from '../src/engine/bus.js';
 import { Status } from '../src/domain/presence.js';
-import { startRedis } from '../test/helpers/redis.js';
+import { startRedis } from './lib/redis.js';
 import { publisherId, viewerId } from './fanout-load.js';
 import {
   boundBy,
@@ -55,7 +55,7 @@ import {
   type NodeChild,
   type ProfileSummary,
   type Section,
-} from './lib.js';
+} from './lib/index.js';
 
 interface Saturation {
   deliveries: number;

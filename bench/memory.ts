@@ -15,8 +15,8 @@ import { Redis } from 'ioredis';
 import { createRedisEngine } from '../src/engine/redis/index.js';
 import { createMemoryBus } from '../src/engine/bus.js';
 import { Status } from '../src/domain/presence.js';
-import { startRedis } from '../test/helpers/redis.js';
-import { envInt, fmtInt, fmtNum, log, sleep, track, usedMemory, type Section } from './lib.js';
+import { startRedis } from './lib/redis.js';
+import { envInt, fmtInt, fmtNum, log, sleep, track, usedMemory, type Section } from './lib/index.js';
 
 const PREFIX = 'presence:';
 const WRITERS = 4;

@@ -18,7 +18,7 @@ import { signToken } from '../src/infra/auth.js';
 import { createMemoryBus } from '../src/engine/bus.js';
 import { createRedisEngine } from '../src/engine/redis/index.js';
 import { Status } from '../src/domain/presence.js';
-import { startRedis } from '../test/helpers/redis.js';
+import { startRedis } from './lib/redis.js';
 import {
   BENCH_SECRET,
   boundBy,
@@ -42,7 +42,7 @@ import {
   waitIdle,
   type LoadResult,
   type Section,
-} from './lib.js';
+} from './lib/index.js';
 import { profileUnderLoad } from './read.js';
 
 const ME = 'query Me { me { status lastActiveAt } }';

@@ -28,7 +28,7 @@ import type { WatchDeps } from '../src/realtime/watch.js';
 import { createConnectionQuota } from '../src/transport/quota.js';
 import { createYogaServer, pluginNames, type PluginName } from '../src/server/yoga.js';
 import { createLogger } from '../src/infra/logger.js';
-import { BENCH_SECRET, envInt, fmtNum, log, pct, pin, startNode, type Section } from './lib.js';
+import { BENCH_SECRET, envInt, fmtNum, log, pct, pin, startNode, type Section } from './lib/index.js';
 
 type Fetch = (body: string, headers: Record<string, string>) => Promise<string>;
 

@@ -13,7 +13,7 @@
 import { Session } from 'node:inspector/promises';
 import { findSourceMap } from 'node:module';
 import { constants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
-import type { ProfileSummary } from './lib.js';
+import type { ProfileSummary } from './lib/index.js';
 
 interface ProfileNode {
   id: number;

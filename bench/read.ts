@@ -21,7 +21,7 @@ import { signToken } from '../src/infra/auth.js';
 import { createRedisEngine } from '../src/engine/redis/index.js';
 import { createMemoryBus } from '../src/engine/bus.js';
 import { Status, type StatusCode } from '../src/domain/presence.js';
-import { startRedis } from '../test/helpers/redis.js';
+import { startRedis } from './lib/redis.js';
 import {
   BENCH_SECRET,
   cpuMeter,
@@ -46,7 +46,7 @@ import {
   type LoadResult,
   type ProfileSummary,
   type Section,
-} from './lib.js';
+} from './lib/index.js';
 
 const QUERY = 'query Presence($ids: [ID!]!) { presence(ids: $ids) { userId status lastActiveAt version } }';
 

@@ -17,7 +17,7 @@ import { createApp } from '../src/server/app.js';
 import { signToken } from '../src/infra/auth.js';
 import { loadConfig } from '../src/config.js';
 import { FriendPresenceChangedDocument } from '../test/generated/graphql.js';
-import { startRedis } from '../test/helpers/redis.js';
+import { startRedis } from './lib/redis.js';
 import { collect, waitFor, wsClient } from '../test/helpers/ws.js';
 
 const SOCKETS = Number(process.env['BENCH_SOCKETS'] ?? 1_000);

@@ -29,7 +29,7 @@ import {
   waitForQuietMachine,
   type Row,
   type Section,
-} from './lib.js';
+} from './lib/index.js';
 
 const USAGE = `Usage: npm run bench [-- --write] [-- --help]
 

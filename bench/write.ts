@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { signToken } from '../src/infra/auth.js';
-import { startRedis } from '../test/helpers/redis.js';
+import { startRedis } from './lib/redis.js';
 import {
   BENCH_SECRET,
   boundBy,
@@ -36,7 +36,7 @@ import {
   waitIdle,
   type LoadResult,
   type Section,
-} from './lib.js';
+} from './lib/index.js';
 import { profileUnderLoad } from './read.js';
 
 const SET = 'mutation SetPresence($status: PresenceStatus!) { setPresence(status: $status) { userId status lastActiveAt version } }';

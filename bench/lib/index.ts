@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import WebSocket from 'ws';
 
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 /** HS256 secret of every server the suite starts (production requires >= 32 characters). */
 export const BENCH_SECRET = 'bench-secret-0123456789abcdef-0123456789abcdef';
 
@@ -180,7 +180,7 @@ export interface PresenceServer extends NodeChild {
  */
 export async function startPresenceServer(env: Record<string, string>, timeoutMs = 30_000): Promise<PresenceServer> {
   const child = startNode(serverEntry(), {
-    nodeArgs: ['--expose-gc', '--import', new URL('./probe.ts', import.meta.url).href],
+    nodeArgs: ['--expose-gc', '--import', new URL('../probe.ts', import.meta.url).href],
     env: {
       NODE_ENV: 'production',
       JWT_SECRET: BENCH_SECRET,
