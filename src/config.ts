@@ -4,10 +4,10 @@
  * one with `loadConfig({...})` and never touch the environment.
  */
 
+import type { Visibility } from './domain/visibility.js';
+
 /** Documented development secret: used only outside production, with a loud warning at start. */
 export const DEV_JWT_SECRET = 'presence-development-secret-not-for-production';
-
-export type Visibility = 'friends' | 'everyone';
 
 export type RedisTopology =
   | { kind: 'standalone'; url: string }

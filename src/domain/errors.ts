@@ -1,5 +1,3 @@
-import { createGraphQLError } from 'graphql-yoga';
-
 /**
  * The closed vocabulary of expected failures. Each reaches the client as a GraphQL error whose
  * `extensions.code` is one of these; anything else thrown is unexpected and masked by yoga.
@@ -22,18 +20,23 @@ const httpStatus: Record<ErrorCode, number> = {
   LIMIT_EXCEEDED: 400,
 };
 
-export function presenceError(code: ErrorCode, message: string) {
-  // http.status only matters when the error ends the whole request (e.g. a bad token in context).
-  return createGraphQLError(message, { extensions: { code, http: { status: httpStatus[code] } } });
+/**
+ * An expected failure, with its code: what the client sent will not do. Thrown by the rules here
+ * (an id, a status message) and by resolvers: graphql-js copies `extensions` onto the GraphQL error
+ * it wraps this in, and yoga lets it through unmasked (server/yoga.ts). Where a transport hands an
+ * error to the client itself, infra/graphql-errors.ts makes the same error a GraphQL one.
+ */
+export class PresenceError extends Error {
+  override name = 'PresenceError';
+  /** `http.status` only matters when the error ends the whole request (e.g. a bad token in context). */
+  readonly extensions: { code: ErrorCode; retryAfterMs?: number; http: { status: number } };
+  constructor(code: ErrorCode, message: string, extra: { retryAfterMs?: number } = {}) {
+    super(message);
+    this.extensions = { code, ...extra, http: { status: httpStatus[code] } };
+  }
 }
 
-export const badInput = (message: string) => presenceError(ErrorCode.BadUserInput, message);
-export const unauthenticated = (message: string) => presenceError(ErrorCode.Unauthenticated, message);
-export const forbidden = (message: string) => presenceError(ErrorCode.Forbidden, message);
-
-/** A per-user limit was hit: the client should wait `retryAfterMs` before trying again. */
-export const rateLimited = (message: string, retryAfterMs: number) =>
-  createGraphQLError(message, { extensions: { code: ErrorCode.RateLimited, retryAfterMs, http: { status: 429 } } });
+export const badInput = (message: string) => new PresenceError(ErrorCode.BadUserInput, message);
 
 /** A user already has the most device sessions allowed (PRESENCE_MAX_SESSIONS). */
 export class SessionLimitError extends Error {

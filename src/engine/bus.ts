@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
-import { statusNames, type Extras, type PresenceChange, type StatusCode } from '../domain/presence.js';
+import { statusNames, type Extras, type StatusCode } from '../domain/presence.js';
+import { type PresenceChange } from '../domain/status-rule.js';
 
 /**
  * The inbox bus: one channel per instance, and the one description of what travels on it.

@@ -1,4 +1,4 @@
-import type { PresenceChange } from '../domain/presence.js';
+import type { PresenceChange } from '../domain/status-rule.js';
 import type { FriendshipChange, InboxMessage, RoutedChange, RoutedFriendship } from './bus.js';
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { JwtConfig } from '../config.js';
-import { unauthenticated } from '../domain/errors.js';
+import { unauthenticated } from './graphql-errors.js';
 import { assertId } from '../domain/ids.js';
 
 /** Who is asking: a user, possibly holding a service token. */

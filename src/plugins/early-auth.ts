@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Viewer } from '../infra/auth.js';
-import { unauthenticated } from '../domain/errors.js';
+import { unauthenticated } from '../infra/graphql-errors.js';
 
 export interface EarlyAuth {
   plugin: Plugin;

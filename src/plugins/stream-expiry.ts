@@ -2,7 +2,7 @@ import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { TOKEN_EXPIRED } from '../infra/auth.js';
 import type { Context } from '../schema/context.js';
-import { unauthenticated } from '../domain/errors.js';
+import { unauthenticated } from '../infra/graphql-errors.js';
 import { at } from '../infra/timers.js';
 import type { SocketContext } from '../transport/ws.js';
 

@@ -1,6 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../schema/context.js';
-import { ErrorCode, presenceError } from '../domain/errors.js';
+import { ErrorCode } from '../domain/errors.js';
+import { presenceError } from '../infra/graphql-errors.js';
 import type { ConnectionQuota } from '../transport/quota.js';
 import type { SocketContext } from '../transport/ws.js';
 

@@ -1,6 +1,6 @@
 import type { FriendshipChange, Inbox, InboxMessage } from '../engine/bus.js';
 import type { RouteTable } from '../engine/ports.js';
-import type { PresenceChange } from '../domain/presence.js';
+import type { PresenceChange } from '../domain/status-rule.js';
 
 /** One open subscription, as the router delivers to it. */
 export interface Delivery {

@@ -1,9 +1,10 @@
 import { Repeater, SlidingBuffer } from '@repeaterjs/repeater';
-import type { Visibility } from '../config.js';
 import type { FriendshipChange } from '../engine/bus.js';
 import type { FriendGraph, LoadedPresence, PresenceStore } from '../engine/ports.js';
 import type { Metrics } from '../infra/metrics.js';
-import { project, type PresenceChange, type PresenceView } from '../domain/presence.js';
+import { type PresenceChange } from '../domain/status-rule.js';
+import { sameMessage } from '../domain/presence.js';
+import { project, type PresenceView, type Visibility } from '../domain/visibility.js';
 import type { Delivery, Router } from './router.js';
 
 /**
@@ -27,13 +28,10 @@ function sharedView(c: PresenceChange, relation: 'self' | 'friend', visibility: 
   // An online user's lastActiveAt is the moment of the event: t for a status change, now for one
   // counted in h or v (t is then an earlier moment: when the user vanished, or last changed status).
   const now = c.h || c.x?.v ? Date.now() : c.t;
-  const record = { status: c.status, t: c.t, sticky: 0 as const, h: c.h ?? 0, ...(c.x ? { x: c.x } : {}) };
-  if (!v) byKey.set(key, (v = project(c.userId, record, relation, visibility, now, { viewerNobody })));
+  // The change carries the user's state after it: the view is made from the change itself.
+  if (!v) byKey.set(key, (v = project(c.userId, c, relation, visibility, now, { viewerNobody })));
   return v;
 }
-
-const sameMessage = (a: PresenceView['statusMessage'], b: PresenceView['statusMessage']) =>
-  a === b || (a !== null && b !== null && a.text === b.text && a.emoji === b.emoji && a.expiresAt === b.expiresAt);
 
 /** Whether two views of one user show the same thing (a present user's lastActiveAt is "now" in both). */
 const looksSame = (a: PresenceView, b: PresenceView) =>

@@ -1,7 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { Context } from './context.js';
-import { forbidden, unauthenticated } from '../domain/errors.js';
+import { forbidden, unauthenticated } from '../infra/graphql-errors.js';
 
 /** The one Pothos builder: context type, scalars and auth scopes are declared here only. */
 export const builder = new SchemaBuilder<{

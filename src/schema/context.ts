@@ -5,7 +5,7 @@ import type { LoadedPresence, PresenceEngine } from '../engine/ports.js';
 import type { SocketSession } from '../liveness/index.js';
 import type { Metrics } from '../infra/metrics.js';
 import type { WatchDeps } from '../realtime/watch.js';
-import { project, type PresenceView, type Relation } from '../domain/presence.js';
+import { project, type PresenceView, type Relation } from '../domain/visibility.js';
 
 /** What every resolver gets. Built once per HTTP request or per WebSocket operation. */
 export interface Context {

@@ -1,5 +1,6 @@
 import { assertId } from '../domain/ids.js';
-import { statusName, type PresenceView } from '../domain/presence.js';
+import { statusName } from '../domain/presence.js';
+import { type PresenceView } from '../domain/visibility.js';
 import type { DeviceView } from '../engine/ports.js';
 import { builder } from './builder.js';
 import { limited, rateLimit } from './limits.js';

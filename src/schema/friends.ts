@@ -1,4 +1,5 @@
-import { badInput, ErrorCode, FriendLimitError, presenceError } from '../domain/errors.js';
+import { badInput, ErrorCode, FriendLimitError } from '../domain/errors.js';
+import { presenceError } from '../infra/graphql-errors.js';
 import { assertId, assertIds } from '../domain/ids.js';
 import { builder } from './builder.js';
 import { PresenceRef } from './presence.js';

@@ -1,5 +1,6 @@
 import type { Context } from './context.js';
-import { ErrorCode, presenceError, rateLimited, SessionLimitError } from '../domain/errors.js';
+import { SessionLimitError, ErrorCode } from '../domain/errors.js';
+import { presenceError, rateLimited } from '../infra/graphql-errors.js';
 import { countCall, type LimitedOperation } from './rate-limit.js';
 
 /** Counts the call against the caller's shared per-operation window; throws RATE_LIMITED past it. */

@@ -1,5 +1,6 @@
 import { assertId, assertIds } from '../domain/ids.js';
-import { Status, statusNames, type PresenceView } from '../domain/presence.js';
+import { Status, statusNames } from '../domain/presence.js';
+import { type PresenceView } from '../domain/visibility.js';
 import type { Context } from './context.js';
 import { builder } from './builder.js';
 import { limited, rateLimit } from './limits.js';

@@ -1,4 +1,5 @@
-import { badInput, ErrorCode, HiddenLimitError, presenceError } from '../domain/errors.js';
+import { badInput, ErrorCode, HiddenLimitError } from '../domain/errors.js';
+import { presenceError } from '../infra/graphql-errors.js';
 import { assertIds } from '../domain/ids.js';
 import { MAX_HIDDEN_FROM } from '../domain/presence.js';
 import type { Privacy } from '../engine/ports.js';

@@ -1,6 +1,6 @@
 import { badInput } from '../domain/errors.js';
 import { assertIds } from '../domain/ids.js';
-import type { PresenceView } from '../domain/presence.js';
+import type { PresenceView } from '../domain/visibility.js';
 import type { Context } from './context.js';
 import { watchPresence, type WatchTarget } from '../realtime/watch.js';
 import { builder } from './builder.js';

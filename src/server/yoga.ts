@@ -1,11 +1,12 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import type { GraphQLError, ValidationContext } from 'graphql';
-import { createYoga, useReadinessCheck, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
+import { GraphQLError, type ValidationContext } from 'graphql';
+import { createYoga, maskError, useReadinessCheck, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
 import type { Viewer } from '../infra/auth.js';
 import { useBoard } from '../board/index.js';
 import type { Config } from '../config.js';
+import { PresenceError } from '../domain/errors.js';
 import { createContext, type Context, type Services } from '../schema/context.js';
 import type { Logger } from '../infra/logger.js';
 import type { Metrics } from '../infra/metrics.js';
@@ -88,6 +89,9 @@ export function createYogaServer(deps: YogaDeps): YogaServerInstance<Record<stri
       error: (...args) => logger.error({ err: args.map(String).join(' ') }, 'graphql error'),
     },
     plugins: plugins(deps),
+    // A resolver's expected failure (the domain's PresenceError) already carries its code, which
+    // graphql-js copied onto the error: it reaches the client as it is. Everything else is masked.
+    maskedErrors: { maskError: (error, message, isDev) => (isExpected(error) ? error : maskError(error, message, isDev)) },
     // HTTP and SSE requests carry the token in a header; WebSocket operations arrive with the
     // viewer verified at connection time (src/transport/ws.ts).
     context: async (initial) => {
@@ -98,6 +102,8 @@ export function createYogaServer(deps: YogaDeps): YogaServerInstance<Record<stri
     },
   });
 }
+
+const isExpected = (error: unknown): error is GraphQLError => error instanceof GraphQLError && error.originalError instanceof PresenceError;
 
 // yoga's plugins are typed for different contexts; createYoga takes them all.
 type AnyPlugin = NonNullable<YogaServerOptions<Record<string, unknown>, Context>['plugins']>[number];

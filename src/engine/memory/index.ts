@@ -1,17 +1,14 @@
+import { Status, type StatusCode, type Sticky, type StoredPresence } from '../../domain/presence.js';
 import {
   activitySlackMs,
   deviceStatus,
   effectiveStatus,
   nextState,
   settingsOf,
-  Status,
   type PresenceChange,
   type Session,
-  type StatusCode,
   type Settings,
-  type Sticky,
-  type StoredPresence,
-} from '../../domain/presence.js';
+} from '../../domain/status-rule.js';
 import { FriendLimitError, HiddenLimitError, SessionLimitError } from '../../domain/errors.js';
 import { createMemoryBus } from '../bus.js';
 import { friendshipEntries, planFriendship, planPresence } from '../routing.js';

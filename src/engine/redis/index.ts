@@ -1,13 +1,6 @@
 import type { Redis } from 'ioredis';
-import {
-  activitySlackMs,
-  decodeRecord,
-  Status,
-  type Extras,
-  type PresenceChange,
-  type StatusCode,
-  type StoredPresence,
-} from '../../domain/presence.js';
+import { decodeRecord, Status, type Extras, type StatusCode, type StoredPresence } from '../../domain/presence.js';
+import { activitySlackMs, type PresenceChange } from '../../domain/status-rule.js';
 import { FriendLimitError, HiddenLimitError, SessionLimitError } from '../../domain/errors.js';
 import type { Inbox, Outbox, RoutedFriendship } from '../bus.js';
 import { friendshipEntries, planFriendship, planPresence } from '../routing.js';
