@@ -28,6 +28,9 @@ export type Session = (
   | { kind: 'deadline'; status: typeof Status.ONLINE | typeof Status.AWAY; expiresAt: number }
 ) & { idleAt?: number };
 
+/** The device of an HTTP client that names none (setPresence, reportActivity without deviceId). */
+export const DEFAULT_DEVICE = 'default';
+
 /** A device's own status at `now`: an ONLINE device past its idle moment reads AWAY. */
 export const deviceStatus = (s: Session, now: number) =>
   s.status === Status.ONLINE && s.idleAt !== undefined && s.idleAt <= now ? Status.AWAY : s.status;

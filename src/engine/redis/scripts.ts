@@ -1,69 +1,139 @@
+import { MAX_HIDDEN_CHANGES, RecordLayout, Status, STICKY_BITS } from '../../domain/presence.js';
+
 /**
  * Lua scripts, registered with ioredis defineCommand (EVALSHA with a transparent EVAL fallback, so
  * a Redis restart that empties the script cache costs one extra round trip, not an error).
  *
  * Numbers cross the Lua boundary as strings formatted with %d, because Lua 5.1 numbers are doubles
  * and Redis would otherwise print large ones in exponent form (losing digits).
+ *
+ * The scripts' constants are not written twice: statuses, the record's layout and the hidden-change
+ * cap come from src/domain/presence.ts, and the names below from here, inserted when the script
+ * text is built.
  */
+
+/** A session value in a user's session hash: kind, the device's own status, owner or deadline. */
+export const SessionValue = {
+  /** A socket session: `w` .. status .. owner. */
+  socket: 'w',
+  /** A deadline session (an HTTP device, or a closed socket's grace): `d` .. status .. expiresAt. */
+  deadline: 'd',
+  /** Then, on a device that reported activity, this mark and its idle moment (ms, Redis clock). */
+  idleMark: '|',
+} as const;
+
+/** The fields of a user's settings hash (keys.ts `x:`), and the value of lastActive NOBODY. */
+export const SettingsField = { text: 'mt', emoji: 'me', expiresAt: 'mx', lastActive: 'p', offset: 'v' } as const;
+export const NOBODY = 'N';
+
+/** The arguments each PRESENCE operation reads by name, in the order the caller sends them. */
+export const PRESENCE_OPS = {
+  /** A socket connected; status: '' = the device's previous status, else ONLINE. */
+  open: ['session', 'owner', 'status'],
+  /** After a lost lease; only if absent, lingering, or still `previousOwner`'s. status: '' = unknown. */
+  reopen: ['session', 'owner', 'previousOwner', 'status'],
+  /** The socket closed: linger for graceMs, or end. */
+  close: ['session', 'owner', 'graceMs'],
+  /** The owner died: end at deadline (ms), now if past. */
+  takeover: ['session', 'owner', 'deadline'],
+  /** HTTP heartbeat; a no-op for a socket session. */
+  beat: ['session', 'ttlMs'],
+  /** setPresence. session: '' = every session; owner: '' = HTTP. */
+  set: ['session', 'status', 'ttlMs', 'owner'],
+  /** Re-evaluate deadlines. */
+  expire: [],
+  /** text: '' = clear; emoji: '' = none; expiresAt: ms, '' = none. */
+  message: ['text', 'emoji', 'expiresAt'],
+  /** lastActive: '' = unchanged, 'F' FRIENDS, 'N' NOBODY; then n, n ids to hide, m, m ids to unhide. */
+  privacy: ['lastActive', 'maxHidden'],
+  /**
+   * reportActivity: the device is ONLINE until idleMs + idleSlack from now, and an HTTP device's
+   * session lives ttlMs + ttlSlack; nothing is written while the stored moments are still a full
+   * idleMs / ttlMs away (status-rule.ts activitySlackMs); creates the session like set.
+   */
+  activity: ['session', 'idleMs', 'idleSlack', 'ttlMs', 'ttlSlack', 'owner'],
+} as const;
+export type PresenceOp = keyof typeof PRESENCE_OPS;
+/** The ARGV before an operation's own: op, field, userId, now, max sessions per user. */
+export const PRESENCE_FIXED_ARGS = 5;
+
+/** PRESENCE's first reply slot when it refused the operation (nothing was written). */
+export const Refused = { sessionLimit: -1, hiddenLimit: -2 } as const;
+
+/** The Redis server's clock in ms, for every script that needs it. */
+const SERVER_NOW = `local function serverNowMs()
+  local tm = redis.call('TIME')
+  return tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
+end`;
+
+const lua = (v: string | number) => (typeof v === 'number' ? String(v) : `'${v}'`);
+const luaMap = (o: Record<string | number, string | number>) =>
+  `{${Object.entries(o)
+    .map(([k, v]) => `[${/^\d+$/.test(k) ? k : lua(k)}] = ${lua(v)}`)
+    .join(', ')}}`;
+const luaOps = `{${Object.entries(PRESENCE_OPS)
+  .map(([op, names]) => `${op} = {${names.map(lua).join(', ')}}`)
+  .join(', ')}}`;
+const stickyOfBits = Object.fromEntries(Object.entries(STICKY_BITS).map(([sticky, bits]) => [bits, Number(sticky)]));
 
 /**
  * Every change to one user, in one atomic step. Mirrors src/engine/memory (same rules, same
- * contract suite): apply the operation to the user's sessions, drop expired deadline sessions,
- * derive the effective status (presence.ts effectiveStatus), store the record (presence.ts
- * nextRecord), and keep the shard's deadline index and online counter exact. The caller routes
- * the change to the instances of the user's viewers (engine/redis/index.ts, engine/bus.ts).
+ * contract suites, and test/contract/status-rule.test.ts): apply the operation to the user's
+ * sessions, drop expired deadline sessions, derive the effective status (status-rule.ts
+ * effectiveStatus), store the record (status-rule.ts nextState), and keep the shard's deadline
+ * index and online counter exact. The caller routes the change to the instances of the user's
+ * viewers (engine/redis/presence-runner.ts, change-router.ts).
  * All keys share the shard's hash tag, so this runs on one Cluster slot. Deadlines use the Redis
  * server clock (TIME), so API instances with skewed clocks agree on when a session expires.
  *
  * KEYS: bucket hash, the user's session hash, the shard's deadline zset, the shard's online counter,
  *       the user's settings hash, the user's hidden-from set
- * ARGV: op, field, userId, now (API ms, for lastActiveAt), max sessions per user, then per op:
- *   open     sessionId, owner, status ('' = the device's previous status, else ONLINE)
- *   reopen   sessionId, owner, previous owner, status ('' = unknown)   (only if absent, lingering, or still ours)
- *   close    sessionId, owner, graceMs          (socket closed: linger for the grace, or end)
- *   takeover sessionId, owner, deadline (ms)    (owner died: end at deadline, now if past)
- *   beat     sessionId, ttlMs                   (HTTP heartbeat; a no-op for a socket session)
- *   set      sessionId ('' = every session), status, ttlMs, owner ('' = HTTP)
- *   expire   (nothing: re-evaluate deadlines)
- *   message  text ('' = clear), emoji ('' = none), expiresAt (ms, '' = none)
- *   privacy  lastActive ('' = unchanged, 'F' FRIENDS, 'N' NOBODY), max hidden, n, n ids to hide, m, m ids to unhide
- *   activity sessionId, idleMs, idle slack, ttlMs, ttl slack, owner ('' = HTTP)   (reportActivity:
- *            the device is ONLINE until idleMs + slack from now, and an HTTP device's session
- *            lives ttlMs + slack; nothing is written while the stored moments are still a full
- *            idleMs / ttlMs away (presence.ts activitySlackMs); creates the session like set)
+ * ARGV: op, field, userId, now (API ms, for lastActiveAt), max sessions per user, then the op's
+ *       own arguments, read by name (PRESENCE_OPS).
  * A socket owner is one connection (`<instanceId>:<n>`), so two sockets of one device on one
  * instance never end each other's session.
- * Session values: 'w' .. status .. owner (socket) | 'd' .. status .. expiresAt (deadline), then,
- * only on a device that reported activity, '|' .. idleAt (ms, Redis clock): from then on the
- * device reads AWAY (automatic away). The evaluation writes an idle ONLINE device back as AWAY and
- * counts idle moments still ahead in the user's earliest deadline, so the sweep turns it AWAY.
- * Explicit ONLINE/AWAY choices (set, open with a status) drop the suffix; every other op keeps it.
- * The record is `h * 10^15 + t * 32 + sticky bits * 8 + status` (presence.ts decodeRecord and
- * nextState): `h` counts the changes since `t` which only the user sees; it is split off as
- * decimal digits because the whole exceeds a double's 2^53. A trailing '+' flags a user with
- * settings (a message, lastActive, a version offset `v`: the settings hash; or a hidden-from set):
- * only such users cost a read of them. A message's expiry counts among the user's deadlines.
- * Returns { scope (0 none, 1 the user alone, 2 everyone who may see them), status, t, sticky code
- * (0|3|4), h, previous status, v, flagged (0|1), nobody (0|1), message text, emoji, expiresAt
- * ('' when none), hides (0|1), then the ids whose hidden state changed, as '+id' or '-id' },
- * or { -1 } when the op would create a session beyond the user's maximum, or { -2 } when it would
- * hide from more than the maximum (nothing is written then).
+ * Session values (SessionValue): on a device that reported activity the idle moment follows the
+ * idle mark: from then on the device reads AWAY (automatic away). The evaluation writes an idle
+ * ONLINE device back as AWAY and counts idle moments still ahead in the user's earliest deadline,
+ * so the sweep turns it AWAY. Explicit ONLINE/AWAY choices (set, open with a status) drop the
+ * suffix; every other op keeps it.
+ * The record is laid out as presence.ts RecordLayout says: `h` counts the changes since `t` which
+ * only the user sees; it is split off as decimal digits because the whole exceeds a double's 2^53.
+ * The flagged mark ends the value of a user with settings (a message, lastActive, a version offset
+ * `v`: the settings hash; or a hidden-from set): only such users cost a read of them. A message's
+ * expiry counts among the user's deadlines.
+ * Returns { scope (0 none, 1 the user alone, 2 everyone who may see them), status, t, sticky code,
+ * h, previous status, v, flagged (0|1), nobody (0|1), message text, emoji, expiresAt ('' when
+ * none), hides (0|1), then the ids whose hidden state changed, as '+id' or '-id' } (decoded once,
+ * presence-runner.ts decodeReply), or { Refused.sessionLimit } when the op would create a session
+ * beyond the user's maximum, or { Refused.hiddenLimit } when it would hide from more than the
+ * maximum (nothing is written then).
  */
 export const PRESENCE = `
-local OFFLINE, INVISIBLE = 0, 4
-local HIDDEN_DIGITS, MAX_HIDDEN = 15, 9000 -- presence.ts HIDDEN_DIGITS, MAX_HIDDEN_CHANGES
+local OFFLINE, ONLINE, AWAY, BUSY, INVISIBLE = ${Status.OFFLINE}, ${Status.ONLINE}, ${Status.AWAY}, ${Status.BUSY}, ${Status.INVISIBLE}
+local STATUS_SPAN, T_SCALE = ${RecordLayout.statusSpan}, ${RecordLayout.tScale}
+local HIDDEN_DIGITS, MAX_HIDDEN, FLAGGED = ${RecordLayout.hiddenDigits}, ${MAX_HIDDEN_CHANGES}, ${lua(RecordLayout.flagged)}
+local STICKY_BITS, STICKY_OF_BITS = ${luaMap(STICKY_BITS)}, ${luaMap(stickyOfBits)}
+local SOCKET, DEADLINE, IDLE_MARK = ${lua(SessionValue.socket)}, ${lua(SessionValue.deadline)}, ${lua(SessionValue.idleMark)}
+local F_TEXT, F_EMOJI, F_EXPIRES = ${lua(SettingsField.text)}, ${lua(SettingsField.emoji)}, ${lua(SettingsField.expiresAt)}
+local F_LAST_ACTIVE, F_OFFSET, NOBODY = ${lua(SettingsField.lastActive)}, ${lua(SettingsField.offset)}, ${lua(NOBODY)}
+${SERVER_NOW}
 local B, S, D, C, X, H = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local op, field, uid = ARGV[1], ARGV[2], ARGV[3]
 local now = tonumber(ARGV[4])
-local tm = redis.call('TIME')
-local rnow = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
+local maxSessions = tonumber(ARGV[5])
+-- The op's own arguments by name; privacy's two id lists follow them.
+local OPS = ${luaOps}
+local a, rest = {}, ${PRESENCE_FIXED_ARGS} + #OPS[op]
+for i, name in ipairs(OPS[op]) do a[name] = ARGV[${PRESENCE_FIXED_ARGS} + i] end
+local rnow = serverNowMs()
 
 local raw = redis.call('HGET', B, field)
-local prevStatus, prevSticky, prevT, prevH = 0, 0, 0, 0
+local prevStatus, prevSticky, prevT, prevH = OFFLINE, 0, 0, 0
 local flagged = false
-if raw and raw:sub(-1) == '+' then
+if raw and raw:sub(-#FLAGGED) == FLAGGED then
   flagged = true
-  raw = raw:sub(1, -2)
+  raw = raw:sub(1, -#FLAGGED - 1)
 end
 if raw then
   local v
@@ -73,24 +143,21 @@ if raw then
   else
     v = tonumber(raw)
   end
-  prevStatus = v % 8
-  local bits = math.floor(v / 8) % 4
-  if bits == 1 then prevSticky = 3 elseif bits == 2 then prevSticky = 4 end
-  prevT = math.floor(v / 32)
+  prevStatus = v % STATUS_SPAN
+  prevSticky = STICKY_OF_BITS[math.floor(v / STATUS_SPAN) % (T_SCALE / STATUS_SPAN)] or 0
+  prevT = math.floor(v / T_SCALE)
 end
 local sticky = prevSticky
-local maxSessions = tonumber(ARGV[5])
 
 -- Settings (presence.ts Extras): read only for a flagged user.
 local mt, me, mx, nobody, v = '', '', '', false, 0
 if flagged then
-  local x = redis.call('HMGET', X, 'mt', 'me', 'mx', 'p', 'v')
-  mt, me, mx, nobody, v = x[1] or '', x[2] or '', x[3] or '', x[4] == 'N', tonumber(x[5]) or 0
+  local x = redis.call('HMGET', X, F_TEXT, F_EMOJI, F_EXPIRES, F_LAST_ACTIVE, F_OFFSET)
+  mt, me, mx, nobody, v = x[1] or '', x[2] or '', x[3] or '', x[4] == NOBODY, tonumber(x[5]) or 0
 end
 local prevMt, prevMe, prevMx, prevNobody = mt, me, mx, nobody
 local hidChanged = {}
 
-local ONLINE, AWAY, IDLE_MARK = 1, 2, '|'
 -- idle: nil keeps the session's idle moment (if any), false drops it, a string sets it.
 local function put(sid, kind, st, x, idle)
   local old = redis.call('HGET', S, sid)
@@ -114,42 +181,42 @@ end
 
 local ok, err = pcall(function()
   if op == 'open' then
-    local kind, st = get(ARGV[6])
-    put(ARGV[6], 'w', tonumber(ARGV[8]) or st or 1, ARGV[7], tonumber(ARGV[8]) and false)
+    local kind, st = get(a.session)
+    put(a.session, SOCKET, tonumber(a.status) or st or ONLINE, a.owner, tonumber(a.status) and false)
   elseif op == 'reopen' then
-    local kind, st, x = get(ARGV[6])
-    if not kind or kind == 'd' or x == ARGV[8] then put(ARGV[6], 'w', st or tonumber(ARGV[9]) or 1, ARGV[7]) end
+    local kind, st, x = get(a.session)
+    if not kind or kind == DEADLINE or x == a.previousOwner then put(a.session, SOCKET, st or tonumber(a.status) or ONLINE, a.owner) end
   elseif op == 'close' or op == 'takeover' then
-    local kind, st, x = get(ARGV[6])
-    if kind == 'w' and x == ARGV[7] then
-      local deadline = op == 'close' and rnow + tonumber(ARGV[8]) or tonumber(ARGV[8])
-      if deadline > rnow then put(ARGV[6], 'd', st, string.format('%d', deadline)) else redis.call('HDEL', S, ARGV[6]) end
+    local kind, st, x = get(a.session)
+    if kind == SOCKET and x == a.owner then
+      local deadline = op == 'close' and rnow + tonumber(a.graceMs) or tonumber(a.deadline)
+      if deadline > rnow then put(a.session, DEADLINE, st, string.format('%d', deadline)) else redis.call('HDEL', S, a.session) end
     end
   elseif op == 'beat' then
-    local kind, st = get(ARGV[6])
-    if kind ~= 'w' then put(ARGV[6], 'd', st or 1, string.format('%d', rnow + tonumber(ARGV[7]))) end
+    local kind, st = get(a.session)
+    if kind ~= SOCKET then put(a.session, DEADLINE, st or ONLINE, string.format('%d', rnow + tonumber(a.ttlMs))) end
   elseif op == 'set' then
-    local sid, status = ARGV[6], tonumber(ARGV[7])
-    if status == 0 then
+    local sid, status = a.session, tonumber(a.status)
+    if status == OFFLINE then
       if sid == '' then redis.call('DEL', S) else redis.call('HDEL', S, sid) end
     else
       local activity = nil
-      if status == 3 or status == 4 then sticky = status else sticky = 0; activity = status end
+      if STICKY_BITS[status] then sticky = status else sticky = 0; activity = status end
       local kind, st, x = get(sid)
       local idle = activity and false -- a chosen ONLINE/AWAY ends automatic away until the next activity
-      if kind == 'w' then put(sid, 'w', activity or st, x, idle)
-      elseif kind == 'd' or ARGV[9] == '' then put(sid, 'd', activity or st or 1, string.format('%d', rnow + tonumber(ARGV[8])), idle)
-      else put(sid, 'w', activity or 1, ARGV[9], idle) end
+      if kind == SOCKET then put(sid, SOCKET, activity or st, x, idle)
+      elseif kind == DEADLINE or a.owner == '' then put(sid, DEADLINE, activity or st or ONLINE, string.format('%d', rnow + tonumber(a.ttlMs)), idle)
+      else put(sid, SOCKET, activity or ONLINE, a.owner, idle) end
     end
   elseif op == 'message' then
-    mt, me, mx = ARGV[6], ARGV[7], ARGV[8]
+    mt, me, mx = a.text, a.emoji, a.expiresAt
     if mt == '' then me, mx = '', '' end
   elseif op == 'privacy' then
-    if ARGV[6] ~= '' then nobody = ARGV[6] == 'N' end
-    local a = 8
-    local hide = {unpack(ARGV, a + 1, a + tonumber(ARGV[a]))}
-    a = a + tonumber(ARGV[a]) + 1
-    local unhide = {unpack(ARGV, a + 1, a + tonumber(ARGV[a]))}
+    if a.lastActive ~= '' then nobody = a.lastActive == NOBODY end
+    local n = rest + 1
+    local hide = {unpack(ARGV, n + 1, n + tonumber(ARGV[n]))}
+    n = n + tonumber(ARGV[n]) + 1
+    local unhide = {unpack(ARGV, n + 1, n + tonumber(ARGV[n]))}
     local fresh = 0
     if #hide > 0 then
       local member = redis.call('SMISMEMBER', H, unpack(hide))
@@ -159,7 +226,7 @@ local ok, err = pcall(function()
       local member = redis.call('SMISMEMBER', H, unpack(unhide))
       for i = 1, #unhide do if member[i] == 1 then fresh = fresh - 1 end end
     end
-    if redis.call('SCARD', H) + fresh > tonumber(ARGV[7]) then error('hidden limit') end
+    if redis.call('SCARD', H) + fresh > tonumber(a.maxHidden) then error('hidden limit') end
     for i = 1, #unhide do
       if redis.call('SREM', H, unhide[i]) == 1 then table.insert(hidChanged, '-' .. unhide[i]) end
     end
@@ -167,22 +234,22 @@ local ok, err = pcall(function()
       if redis.call('SADD', H, hide[i]) == 1 then table.insert(hidChanged, '+' .. hide[i]) end
     end
   elseif op == 'activity' then
-    local sid, idleMs = ARGV[6], tonumber(ARGV[7])
-    local ttl = tonumber(ARGV[9])
+    local sid, idleMs = a.session, tonumber(a.idleMs)
+    local ttl = tonumber(a.ttlMs)
     local kind, st, x, idle = get(sid)
     local fresh = kind and st == ONLINE and idle and idle >= rnow + idleMs
-    local at = string.format('%d', fresh and idle or rnow + idleMs + tonumber(ARGV[8]))
-    if kind == 'w' then
-      if not fresh then put(sid, 'w', ONLINE, x, at) end
-    elseif kind == 'd' or ARGV[11] == '' then
-      local alive = kind == 'd' and tonumber(x) >= rnow + ttl
-      if not (fresh and alive) then put(sid, 'd', ONLINE, string.format('%d', rnow + ttl + tonumber(ARGV[10])), at) end
-    else put(sid, 'w', ONLINE, ARGV[11], at) end
+    local at = string.format('%d', fresh and idle or rnow + idleMs + tonumber(a.idleSlack))
+    if kind == SOCKET then
+      if not fresh then put(sid, SOCKET, ONLINE, x, at) end
+    elseif kind == DEADLINE or a.owner == '' then
+      local alive = kind == DEADLINE and tonumber(x) >= rnow + ttl
+      if not (fresh and alive) then put(sid, DEADLINE, ONLINE, string.format('%d', rnow + ttl + tonumber(a.ttlSlack)), at) end
+    else put(sid, SOCKET, ONLINE, a.owner, at) end
   end
 end)
 if not ok then
-  if string.find(tostring(err), 'session limit') then return {-1, 0, '0', 0, 0} end
-  if string.find(tostring(err), 'hidden limit') then return {-2, 0, '0', 0, 0} end
+  if string.find(tostring(err), 'session limit') then return {${Refused.sessionLimit}, 0, '0', 0, 0} end
+  if string.find(tostring(err), 'hidden limit') then return {${Refused.hiddenLimit}, 0, '0', 0, 0} end
   error(err)
 end
 -- An expired message goes (the sweeper runs 'expire' at its moment: it is among the deadlines).
@@ -194,7 +261,7 @@ for i = 1, #all, 2 do
   local v = all[i + 1]
   local kind, st, bar = v:sub(1, 1), tonumber(v:sub(2, 2)), v:find(IDLE_MARK, 3, true)
   local x = bar and v:sub(3, bar - 1) or v:sub(3)
-  if kind == 'd' and tonumber(x) <= rnow then
+  if kind == DEADLINE and tonumber(x) <= rnow then
     redis.call('HDEL', S, all[i])
   else
     present = true
@@ -209,15 +276,16 @@ for i = 1, #all, 2 do
       end
     end
     if st == ONLINE then online = true end
-    if kind == 'd' and (not earliest or tonumber(x) < earliest) then earliest = tonumber(x) end
+    if kind == DEADLINE and (not earliest or tonumber(x) < earliest) then earliest = tonumber(x) end
   end
 end
 if mx ~= '' and (not earliest or tonumber(mx) < earliest) then earliest = tonumber(mx) end
 if earliest then redis.call('ZADD', D, earliest, uid) else redis.call('ZREM', D, uid) end
 
-local status = 0
+-- status-rule.ts effectiveStatus: a sticky status wins while present.
+local status = OFFLINE
 if present then
-  if sticky ~= 0 then status = sticky elseif online then status = 1 else status = 2 end
+  if sticky ~= 0 then status = sticky elseif online then status = ONLINE else status = AWAY end
 end
 local hides = (flagged or #hidChanged > 0) and redis.call('EXISTS', H) == 1
 local msgChanged = mt ~= prevMt or me ~= prevMe or mx ~= prevMx
@@ -231,10 +299,10 @@ if raw and status == prevStatus and sticky == prevSticky and not msgChanged and 
   return reply(0, string.format('%d', prevT), prevH, prevStatus)
 end
 if not raw and status == OFFLINE and sticky == 0 and mt == '' and not nobody and not hides then
-  return reply(0, '0', 0, 0)
+  return reply(0, '0', 0, OFFLINE)
 end
 
--- presence.ts nextState: a visible status change moves t past every version anyone has read; a
+-- status-rule.ts nextState: a visible status change moves t past every version anyone has read; a
 -- move between OFFLINE and INVISIBLE leaves t (all that friends read) alone and counts in h; a
 -- settings change others see counts in v, one only the user sees in h.
 local function isShown(s) return s ~= OFFLINE and s ~= INVISIBLE end
@@ -253,13 +321,13 @@ end
 
 -- The settings hash holds what is set; it goes when nothing is (v included).
 if mt ~= '' or nobody or v > 0 then
-  local fields = {'v', string.format('%d', v)}
+  local fields = {F_OFFSET, string.format('%d', v)}
   if mt ~= '' then
-    table.insert(fields, 'mt'); table.insert(fields, mt)
-    if me ~= '' then table.insert(fields, 'me'); table.insert(fields, me) end
-    if mx ~= '' then table.insert(fields, 'mx'); table.insert(fields, mx) end
+    table.insert(fields, F_TEXT); table.insert(fields, mt)
+    if me ~= '' then table.insert(fields, F_EMOJI); table.insert(fields, me) end
+    if mx ~= '' then table.insert(fields, F_EXPIRES); table.insert(fields, mx) end
   end
-  if nobody then table.insert(fields, 'p'); table.insert(fields, 'N') end
+  if nobody then table.insert(fields, F_LAST_ACTIVE); table.insert(fields, NOBODY) end
   redis.call('DEL', X)
   redis.call('HSET', X, unpack(fields))
   flagged = true
@@ -268,11 +336,9 @@ else
   flagged = hides
 end
 
-local bits = 0
-if sticky == 3 then bits = 1 elseif sticky == 4 then bits = 2 end
-local value = t * 32 + bits * 8 + status
+local value = t * T_SCALE + (STICKY_BITS[sticky] or 0) * STATUS_SPAN + status
 if h > 0 then value = string.format('%d%0' .. HIDDEN_DIGITS .. 'd', h, value) else value = string.format('%d', value) end
-if flagged then value = value .. '+' end
+if flagged then value = value .. FLAGGED end
 redis.call('HSET', B, field, value)
 if status ~= prevStatus then
   if prevStatus == OFFLINE then redis.call('INCR', C) elseif status == OFFLINE then redis.call('DECR', C) end
@@ -287,8 +353,8 @@ return reply(scope, string.format('%d', t), h, prevStatus)
  * due again after `retryMs`. KEYS: deadline zset. ARGV: limit, retryMs. Returns user ids.
  */
 export const CLAIM_DUE = `
-local tm = redis.call('TIME')
-local rnow = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
+${SERVER_NOW}
+local rnow = serverNowMs()
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', rnow, 'LIMIT', 0, tonumber(ARGV[1]))
 for _, uid in ipairs(due) do redis.call('ZADD', KEYS[1], rnow + tonumber(ARGV[2]), uid) end
 return due
@@ -300,8 +366,8 @@ return due
  * while it was frozen), so it knows to register again and re-open its sessions.
  */
 export const RENEW_LEASE = `
-local tm = redis.call('TIME')
-local rnow = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
+${SERVER_NOW}
+local rnow = serverNowMs()
 if ARGV[3] ~= '1' and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], rnow + tonumber(ARGV[2]), ARGV[1])
 return 1
@@ -314,8 +380,8 @@ return 1
  * Returns a flat list: instance id, last moment it was known alive (ms), ...
  */
 export const CLAIM_DEAD = `
-local tm = redis.call('TIME')
-local rnow = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
+${SERVER_NOW}
+local rnow = serverNowMs()
 local out = {}
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', rnow, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
 for i = 1, #expired, 2 do
@@ -339,16 +405,18 @@ return out
 
 /**
  * Removes records of users offline since before ARGV[1] (ms) from one bucket. A record holding a
- * sticky BUSY or INVISIBLE is kept: forgetting it would bring an invisible user back visible.
- * Returns the count.
+ * sticky BUSY or INVISIBLE is kept: forgetting it would bring an invisible user back visible. So is
+ * a flagged one (settings, a hidden-from set): tonumber refuses its mark. Returns the count.
  */
 export const RETENTION = `
+local HIDDEN_DIGITS, T_SCALE, OFFLINE = ${RecordLayout.hiddenDigits}, ${RecordLayout.tScale}, ${Status.OFFLINE}
 local all = redis.call('HGETALL', KEYS[1])
 local removed = 0
 for i = 1, #all, 2 do
-  -- Over 15 digits the record counts hidden changes (PRESENCE): it holds a sticky INVISIBLE, kept.
-  local v = #all[i + 1] <= 15 and tonumber(all[i + 1])
-  if v and v % 32 == 0 and math.floor(v / 32) < tonumber(ARGV[1]) then
+  -- A record counting hidden changes (PRESENCE) is longer: it holds a sticky INVISIBLE, kept.
+  local v = #all[i + 1] <= HIDDEN_DIGITS and tonumber(all[i + 1])
+  -- Below t: OFFLINE without sticky bits.
+  if v and v % T_SCALE == OFFLINE and math.floor(v / T_SCALE) < tonumber(ARGV[1]) then
     redis.call('HDEL', KEYS[1], all[i])
     removed = removed + 1
   end
@@ -376,7 +444,7 @@ return {n, ttl}
  * flagged `allow-cross-slot-keys`; the flag lets the script itself reach keys of other slots held
  * by the same node. So only the first key is declared (it routes the call to its node) and every
  * key is named in ARGV. The caller groups keys by node and falls back to plain HMGETs when a slot
- * is moving or Redis is older than 7 (engine/redis/index.ts readMany).
+ * is moving or Redis is older than 7 (engine/redis/presence-reads.ts readMany).
  *
  * KEYS: the first key of ARGV's list (routing only)
  * ARGV: friendship flag ('1': the last key is the viewer's friend set), number of keys, the keys,
@@ -399,19 +467,19 @@ return out
 `;
 
 /**
- * The settings of flagged users on one Redis node in one call (engine/redis/index.ts
+ * The settings of flagged users on one Redis node in one call (engine/redis/presence-reads.ts
  * readSettings): for each, its settings hash and whether it hides from the viewer. Like READ_MANY,
  * only the first key is declared (to route the call to its node) and every key is named in ARGV.
  *
  * KEYS: the first settings key of ARGV's list (routing only)
  * ARGV: the viewer's id ('' when none), then per user its settings key and its hidden-from key
- * Returns per user: { message text, emoji, expiry, lastActive ('N' or false), v, hidden (0|1) }.
+ * Returns per user: { message text, emoji, expiry, lastActive (NOBODY or false), v, hidden (0|1) }.
  */
 export const SETTINGS_MANY = `#!lua flags=no-writes,allow-cross-slot-keys
 local viewer = ARGV[1]
 local out = {}
 for i = 2, #ARGV, 2 do
-  local x = redis.call('HMGET', ARGV[i], 'mt', 'me', 'mx', 'p', 'v')
+  local x = redis.call('HMGET', ARGV[i], ${[SettingsField.text, SettingsField.emoji, SettingsField.expiresAt, SettingsField.lastActive, SettingsField.offset].map(lua).join(', ')})
   local hidden = 0
   if viewer ~= '' then hidden = redis.call('SISMEMBER', ARGV[i + 1], viewer) end
   x[6] = hidden
