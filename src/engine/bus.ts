@@ -28,7 +28,8 @@ import { type PresenceChange } from '../domain/status-rule.js';
  * - `c` batches changes of one write (a sweep ends many sessions at once) for that instance.
  * - `{"k":"probe","n":seq}`: an instance's own liveness probe of its inbox (Redis bus only).
  *
- * A malformed message is counted (`malformed`), never thrown into a listener.
+ * A malformed message is counted by the reason it was refused (`malformed`, decodeInbox), never
+ * thrown into a listener.
  */
 export interface RoutedChange extends PresenceChange {
   /** Viewers on the receiving instance routed for this user (friends, or the user themselves). */
@@ -90,45 +91,71 @@ export function encodeInbox(msg: InboxMessage): string {
   });
 }
 
-/** Parses a wire message; null for anything malformed. */
-export function decodeInbox(raw: string): InboxMessage | null {
+/**
+ * Why a wire message was refused: not JSON; no `c` list; a presence change (`k: "p"`) or a
+ * friendship change (`k: "f"`) missing a field or holding one of the wrong type; another `k`.
+ */
+export const MALFORMED = ['not-json', 'no-changes', 'bad-presence-change', 'bad-friendship-change', 'unknown-kind'] as const;
+export type Malformed = (typeof MALFORMED)[number];
+
+/** A wire message decoded, or the reason it was refused. */
+export type Decoded = { message: InboxMessage } | { malformed: Malformed };
+
+/** Parses a wire message; a malformed one is refused with its reason, never half-read. */
+export function decodeInbox(raw: string): Decoded {
   let m: unknown;
   try {
     m = JSON.parse(raw);
   } catch {
-    return null;
+    return { malformed: 'not-json' };
   }
-  if (!isObject(m) || !Array.isArray(m['c'])) return null;
+  if (!isObject(m) || !Array.isArray(m['c'])) return { malformed: 'no-changes' };
+  const list = m['c'] as unknown[];
   if (m['k'] === 'p') {
-    const changes: RoutedChange[] = [];
-    for (const c of m['c'] as unknown[]) {
-      if (!isObject(c) || typeof c['u'] !== 'string' || !isCode(c['p']) || !isCode(c['s']) || typeof c['t'] !== 'number' || !isIds(c['to']))
-        return null;
-      const change: RoutedChange = { userId: c['u'], prev: c['p'], status: c['s'], t: c['t'], to: c['to'], watched: c['w'] === 1 };
-      if (typeof c['h'] === 'number' && c['h'] > 0) change.h = c['h'];
-      if (c['o'] === 1) change.self = 1;
-      if (c['x'] !== undefined) {
-        const x = decodeExtras(c['x']);
-        if (!x) return null;
-        change.x = x;
-      }
-      if (c['hf'] !== undefined) {
-        if (!isIds(c['hf'])) return null;
-        change.hiddenFrom = c['hf'];
-      }
-      changes.push(change);
-    }
-    return { kind: 'presence', changes };
+    const changes = list.map(decodeChange);
+    return changes.every((c) => c !== null) ? { message: { kind: 'presence', changes } } : { malformed: 'bad-presence-change' };
   }
   if (m['k'] === 'f') {
-    const changes: RoutedFriendship[] = [];
-    for (const c of m['c'] as unknown[]) {
-      if (!isObject(c) || typeof c['to'] !== 'string' || !isIds(c['a']) || !isIds(c['r'])) return null;
-      changes.push({ to: c['to'], added: c['a'], removed: c['r'] });
-    }
-    return { kind: 'friends', changes };
+    const changes = list.map(decodeFriendship);
+    return changes.every((c) => c !== null) ? { message: { kind: 'friends', changes } } : { malformed: 'bad-friendship-change' };
   }
-  return null;
+  return { malformed: 'unknown-kind' };
+}
+
+function decodeChange(c: unknown): RoutedChange | null {
+  if (!isObject(c) || typeof c['u'] !== 'string' || !isCode(c['p']) || !isCode(c['s']) || typeof c['t'] !== 'number' || !isIds(c['to']))
+    return null;
+  const change: RoutedChange = { userId: c['u'], prev: c['p'], status: c['s'], t: c['t'], to: c['to'], watched: c['w'] === 1 };
+  if (typeof c['h'] === 'number' && c['h'] > 0) change.h = c['h'];
+  if (c['o'] === 1) change.self = 1;
+  if (c['x'] !== undefined) {
+    const x = decodeExtras(c['x']);
+    if (!x) return null;
+    change.x = x;
+  }
+  if (c['hf'] !== undefined) {
+    if (!isIds(c['hf'])) return null;
+    change.hiddenFrom = c['hf'];
+  }
+  return change;
+}
+
+function decodeFriendship(c: unknown): RoutedFriendship | null {
+  if (!isObject(c) || typeof c['to'] !== 'string' || !isIds(c['a']) || !isIds(c['r'])) return null;
+  return { to: c['to'], added: c['a'], removed: c['r'] };
+}
+
+/** Refused messages, counted by reason (the inbox's `malformed`). */
+function malformedCounts() {
+  const counts = Object.fromEntries(MALFORMED.map((r) => [r, 0])) as Record<Malformed, number>;
+  return {
+    counts: counts as Readonly<Record<Malformed, number>>,
+    /** Hands a decoded message to `deliver`, or counts why it was refused. */
+    take(decoded: Decoded, deliver: (msg: InboxMessage) => void) {
+      if ('malformed' in decoded) counts[decoded.malformed]++;
+      else deliver(decoded.message);
+    },
+  };
 }
 
 /** The receiving side of the bus, as src/realtime sees it. */
@@ -147,8 +174,8 @@ export interface Inbox {
   onReconnect(listener: () => void): void;
   /** Channels this process is subscribed to: one per open inbox (a gauge and the leak tests' invariant). */
   channelCount(): number;
-  /** Messages dropped because they did not parse. */
-  malformed(): number;
+  /** Messages dropped because they did not parse, by reason (decodeInbox). */
+  malformed(): Readonly<Record<Malformed, number>>;
   /**
    * Sends a probe through each open inbox and resolves true once it came back (false after
    * `timeoutMs`): the inbox delivers again, e.g. after a failover.
@@ -168,7 +195,7 @@ export interface Outbox {
 /** Same contract in one process: delivered on a later microtask, like Redis. */
 export function createMemoryBus(): Inbox & Outbox {
   const listeners = new Map<string, (msg: InboxMessage) => void>();
-  let bad = 0;
+  const refused = malformedCounts();
   return {
     async open(instanceId, listener) {
       listeners.set(instanceId, listener);
@@ -178,16 +205,12 @@ export function createMemoryBus(): Inbox & Outbox {
     },
     onReconnect: () => {},
     channelCount: () => listeners.size,
-    malformed: () => bad,
+    malformed: () => refused.counts,
     verify: async () => true,
     async send(messages) {
       for (const [instanceId, msg] of messages) {
         const raw = encodeInbox(msg); // the same bytes as on Redis: the format is exercised here too
-        queueMicrotask(() => {
-          const decoded = decodeInbox(raw);
-          if (!decoded) bad++;
-          else listeners.get(instanceId)?.(decoded);
-        });
+        queueMicrotask(() => refused.take(decodeInbox(raw), (decoded) => listeners.get(instanceId)?.(decoded)));
       }
     },
     async close() {
@@ -214,7 +237,7 @@ export function createMemoryBus(): Inbox & Outbox {
  * graphql-redis-subscriptions is not used here: it can neither SSUBSCRIBE nor address a message
  * to one instance, and the payload would be `any` past this module.
  */
-export function createRedisBus(opts: {
+export interface RedisBusOptions {
   publisher: Redis | Cluster;
   subscriber: Redis | Cluster;
   sharded: boolean;
@@ -222,35 +245,23 @@ export function createRedisBus(opts: {
   channel(instanceId: string): string;
   /** Cluster: how often an instance probes its own inbox. @default 1_000 // 1 s (0 disables) */
   probeMs?: number;
-}): Inbox & Outbox {
+}
+
+export function createRedisBus(opts: RedisBusOptions): Inbox & Outbox {
   const { publisher, subscriber, sharded } = opts;
-  const probeMs = opts.probeMs ?? 1_000;
   const open = new Map<string, (msg: InboxMessage) => void>(); // channel -> listener
   const reconnectListeners: (() => void)[] = [];
-  let bad = 0;
+  const refused = malformedCounts();
   let readyOnce = !sharded && subscriber.status === 'ready';
-
-  /** Per open channel: when its last probe came back. */
-  const lastProbe = new Map<string, number>();
-  const waiting = new Set<(channel: string) => void>();
-  let probes = 0;
-  const PROBE = '{"k":"probe"';
-  const sendProbe = (channel: string) => {
-    const raw = `${PROBE},"n":${++probes}}`;
-    return sharded ? publisher.spublish(channel, raw) : publisher.publish(channel, raw);
+  const reconnected = () => {
+    for (const l of reconnectListeners) l();
   };
+  const probes = createInboxProbes({ ...opts, channels: () => open.keys(), reconnected });
 
   const onMessage = (channel: string, raw: string) => {
     const listener = open.get(channel);
-    if (!listener) return;
-    if (raw.startsWith(PROBE)) {
-      lastProbe.set(channel, Date.now());
-      for (const w of waiting) w(channel);
-      return;
-    }
-    const msg = decodeInbox(raw);
-    if (!msg) bad++;
-    else listener(msg);
+    if (!listener || probes.received(channel, raw)) return;
+    refused.take(decodeInbox(raw), listener);
   };
   subscriber.on(sharded ? 'smessage' : 'message', onMessage);
   const onReady = () => {
@@ -260,71 +271,32 @@ export function createRedisBus(opts: {
       readyOnce = true;
       return;
     }
-    for (const l of reconnectListeners) l();
+    reconnected();
   };
   // A Cluster's sharded subscribers announce 'subscribersReady' after every (re)build of their
   // group (boot, failover, slot move), once they have re-issued SSUBSCRIBE.
   const readyEvent = sharded ? 'subscribersReady' : 'ready';
   subscriber.on(readyEvent, onReady);
 
-  const resubscribe = async (channel: string) => {
-    if ('refreshSlotsCache' in subscriber) subscriber.refreshSlotsCache();
-    await subscriber.ssubscribe(channel);
-    for (const l of reconnectListeners) l();
-  };
-  const probe = async () => {
-    for (const channel of open.keys()) {
-      if (Date.now() - (lastProbe.get(channel) ?? 0) > 3 * probeMs) {
-        lastProbe.set(channel, Date.now()); // one attempt per three periods
-        await resubscribe(channel).catch(() => {});
-      }
-      await sendProbe(channel).catch(() => {});
-    }
-  };
-  let probing = false;
-  const timer =
-    sharded && probeMs > 0
-      ? setInterval(() => {
-          if (probing) return;
-          probing = true;
-          void probe().finally(() => (probing = false));
-        }, probeMs)
-      : null;
-  timer?.unref();
-
   return {
     async open(instanceId, listener) {
       const channel = opts.channel(instanceId);
       open.set(channel, listener);
-      lastProbe.set(channel, Date.now());
+      probes.opened(channel);
       if (sharded) await subscriber.ssubscribe(channel);
       else await subscriber.subscribe(channel);
     },
     async release(instanceId) {
       const channel = opts.channel(instanceId);
       if (!open.delete(channel)) return;
-      lastProbe.delete(channel);
+      probes.released(channel);
       if (sharded) await subscriber.sunsubscribe(channel);
       else await subscriber.unsubscribe(channel);
     },
     onReconnect: (l) => void reconnectListeners.push(l),
     channelCount: () => open.size,
-    malformed: () => bad,
-    async verify(timeoutMs) {
-      const channels = [...open.keys()];
-      const pending = new Set(channels);
-      let done!: (ok: boolean) => void;
-      const result = new Promise<boolean>((resolve) => (done = resolve));
-      const seen = (channel: string) => pending.delete(channel) && pending.size === 0 && done(true);
-      waiting.add(seen);
-      const timer = setTimeout(() => done(pending.size === 0), timeoutMs);
-      await Promise.all(channels.map((c) => sendProbe(c).catch(() => {})));
-      if (pending.size === 0) done(true);
-      const ok = await result;
-      clearTimeout(timer);
-      waiting.delete(seen);
-      return ok;
-    },
+    malformed: () => refused.counts,
+    verify: (timeoutMs) => probes.verify([...open.keys()], timeoutMs),
     async send(messages) {
       await Promise.all(
         [...messages].map(([instanceId, msg]) => {
@@ -335,10 +307,89 @@ export function createRedisBus(opts: {
       );
     },
     async close() {
-      if (timer) clearInterval(timer);
+      probes.stop();
       subscriber.off(sharded ? 'smessage' : 'message', onMessage);
       subscriber.off(readyEvent, onReady);
       open.clear();
+    },
+  };
+}
+
+/**
+ * An instance's probes of its own inboxes: `verify` on demand, and on Cluster every `probeMs`,
+ * where a probe not back within three periods refreshes the slot map, subscribes again and calls
+ * `reconnected` (createRedisBus).
+ */
+function createInboxProbes(
+  opts: RedisBusOptions & {
+    /** The open inbox channels, read at each round. */
+    channels(): Iterable<string>;
+    reconnected(): void;
+  },
+) {
+  const { publisher, subscriber, sharded } = opts;
+  const probeMs = opts.probeMs ?? 1_000;
+  /** Per open channel: when its last probe came back. */
+  const lastProbe = new Map<string, number>();
+  const waiting = new Set<(channel: string) => void>();
+  let probes = 0;
+  const PROBE = '{"k":"probe"';
+  const send = (channel: string) => {
+    const raw = `${PROBE},"n":${++probes}}`;
+    return sharded ? publisher.spublish(channel, raw) : publisher.publish(channel, raw);
+  };
+  const resubscribe = async (channel: string) => {
+    if ('refreshSlotsCache' in subscriber) subscriber.refreshSlotsCache();
+    await subscriber.ssubscribe(channel);
+    opts.reconnected();
+  };
+  const round = async () => {
+    for (const channel of opts.channels()) {
+      if (Date.now() - (lastProbe.get(channel) ?? 0) > 3 * probeMs) {
+        lastProbe.set(channel, Date.now()); // one attempt per three periods
+        await resubscribe(channel).catch(() => {});
+      }
+      await send(channel).catch(() => {});
+    }
+  };
+  let probing = false;
+  const timer =
+    sharded && probeMs > 0
+      ? setInterval(() => {
+          if (probing) return;
+          probing = true;
+          void round().finally(() => (probing = false));
+        }, probeMs)
+      : null;
+  timer?.unref();
+
+  return {
+    /** Whether `raw` is a probe (then noted as back), not a message. */
+    received(channel: string, raw: string): boolean {
+      if (!raw.startsWith(PROBE)) return false;
+      lastProbe.set(channel, Date.now());
+      for (const w of waiting) w(channel);
+      return true;
+    },
+    opened: (channel: string) => void lastProbe.set(channel, Date.now()),
+    released: (channel: string) => void lastProbe.delete(channel),
+    /** Sends a probe through each channel; true once every one came back, false after `timeoutMs`. */
+    async verify(channels: string[], timeoutMs: number): Promise<boolean> {
+      const pending = new Set(channels);
+      let done!: (ok: boolean) => void;
+      const result = new Promise<boolean>((resolve) => (done = resolve));
+      const seen = (channel: string) => pending.delete(channel) && pending.size === 0 && done(true);
+      waiting.add(seen);
+      const timer = setTimeout(() => done(pending.size === 0), timeoutMs);
+      await Promise.all(channels.map((c) => send(c).catch(() => {})));
+      if (pending.size === 0) done(true);
+      const ok = await result;
+      clearTimeout(timer);
+      waiting.delete(seen);
+      return ok;
+    },
+    stop() {
+      if (timer) clearInterval(timer);
     },
   };
 }

@@ -8,7 +8,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Gauges read at scrape time; the app fills these in once the engine and liveness exist. */
 export interface MetricSources {
   channels(): number;
-  malformed(): number;
+  /** Inbox messages refused, by reason. */
+  malformed(): Readonly<Record<string, number>>;
   sessions(): number;
   redisUp(): boolean;
   online(): Promise<number>;
@@ -52,9 +53,10 @@ export function createMetrics() {
     }),
     malformed: new Gauge({
       name: 'presence_inbox_malformed_total',
-      help: 'Inbox messages dropped because they did not parse',
+      help: 'Inbox messages dropped because they did not parse, by the reason they were refused',
+      labelNames: ['reason'],
       collect() {
-        this.set(sources.malformed?.() ?? 0);
+        for (const [reason, n] of Object.entries(sources.malformed?.() ?? {})) this.set({ reason }, n);
       },
       ...r,
     }),

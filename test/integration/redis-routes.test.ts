@@ -170,10 +170,11 @@ describe('Redis routes and inbox: cleanup and outages', () => {
     await client.dispose();
   });
 
-  it('counts a malformed inbox message instead of delivering it', async () => {
-    const before = srv.app.engine.inbox.malformed();
+  it('counts a malformed inbox message, by the reason it was refused, instead of delivering it', async () => {
+    const before = { ...srv.app.engine.inbox.malformed() };
     await redis.client().publish(keys.inbox(srv.app.liveness.instanceId), '{"k":"p","c":[{"u":1}]}');
-    await waitFor(() => srv.app.engine.inbox.malformed() === before + 1);
+    await waitFor(() => srv.app.engine.inbox.malformed()['bad-presence-change'] === before['bad-presence-change'] + 1);
+    expect(srv.app.engine.inbox.malformed()).toEqual({ ...before, 'bad-presence-change': before['bad-presence-change'] + 1 });
   });
 
   it('delivers again after Redis restarts under open subscriptions; a write during the outage fails cleanly', async () => {
