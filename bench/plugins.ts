@@ -1,11 +1,11 @@
 /**
  * Benchmark 6: what each plugin of the request path costs (issue 11, item 2).
  *
- * In one process, no HTTP and no Redis: the server's own createYogaServer (src/yoga.ts) on the
- * memory engine, driven through yoga.fetch, so that what is measured is the GraphQL request path
+ * In one process, no HTTP and no Redis: the server's own yoga options and plugins
+ * (src/server/yoga.ts yogaOptions, requestPlugins) on the memory engine, driven through yoga.fetch, so that what is measured is the GraphQL request path
  * alone (parse, validate, context, execute, plugins, stringify) and the noise of sockets and
  * other processes stays out. The same load runs against the full plugin set, against the set less
- * one plugin (one variant per plugin, `leaveOut`), against no plugins at all, and against a bare
+ * one plugin (one variant per plugin), against no plugins at all, and against a bare
  * graphql-yoga answering `{ hello }`; the variants are interleaved round by round in a shuffled
  * order, and each figure is the median over the rounds of CPU µs per request
  * (process.cpuUsage, user + system, GC included). A plugin's cost is the median over the rounds
@@ -17,7 +17,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createSchema, createYoga } from 'graphql-yoga';
-import { createVerifier, signToken, bearer, type Viewer } from '../src/infra/auth.js';
+import { createViewerFrom, signToken } from '../src/infra/auth.js';
 import { loadConfig } from '../src/config.js';
 import { createMemoryEngine } from '../src/engine/memory/index.js';
 import { createContext } from '../src/schema/context.js';
@@ -26,11 +26,15 @@ import { createEarlyAuth } from '../src/plugins/early-auth.js';
 import { Status } from '../src/domain/presence.js';
 import type { WatchDeps } from '../src/realtime/watch.js';
 import { createConnectionQuota } from '../src/transport/quota.js';
-import { createYogaServer, pluginNames, type PluginName } from '../src/server/yoga.js';
+import { builder } from '../src/schema/builder.js';
+import { schema } from '../src/schema/index.js';
+import { requestPlugins, yogaOptions, type PluginName, type YogaDeps } from '../src/server/yoga.js';
 import { createLogger } from '../src/infra/logger.js';
 import { BENCH_SECRET, envInt, fmtNum, log, pct, pin, startNode, type Section } from './lib/index.js';
 
 type Fetch = (body: string, headers: Record<string, string>) => Promise<string>;
+/** A plugin of the request path, or Pothos' authScopes check (scopeAuth). */
+type Variant = PluginName | 'scopeAuth';
 
 const ME = '{ me { status lastActiveAt } }';
 const PRESENCE = 'query Presence($ids: [ID!]!) { presence(ids: $ids) { userId status lastActiveAt version } }';
@@ -59,28 +63,29 @@ export async function pluginBenchSetup() {
     metrics,
   };
   const services = { config, engine, metrics, watch: watch as unknown as WatchDeps };
-  const verify = createVerifier(config.jwt, config.maxIdLength);
-  const viewerFrom = async (authorization: string | null | undefined): Promise<Viewer | null> => {
-    const t = bearer(authorization);
-    return t === null ? null : verify(t);
+  const viewerFrom = createViewerFrom(config.jwt, config.maxIdLength);
+  const deps: YogaDeps = {
+    config,
+    logger: createLogger(config),
+    metrics,
+    services,
+    viewerFrom,
+    earlyAuth: createEarlyAuth(viewerFrom, config.limits.maxAnonymousChars),
+    quota: createConnectionQuota(config.limits.connectionsPerUser),
+    ready: async () => true,
   };
-  const logger = createLogger(config);
-  const presenceYoga = (leaveOut: ReadonlySet<PluginName>): Fetch => {
-    const yoga = createYogaServer({
-      config,
-      logger,
-      metrics,
-      services,
-      viewerFrom,
-      earlyAuth: createEarlyAuth(viewerFrom, config.limits.maxAnonymousChars),
-      quota: createConnectionQuota(config.limits.connectionsPerUser),
-      ready: async () => true,
-      leaveOut,
-    });
+  // This benchmark's own yoga: the app's options with the plugins of requestPlugins less those
+  // left out; scopeAuth (Pothos' authScopes) is left out with a schema built without it.
+  const plugins = requestPlugins(deps);
+  const withoutScopeAuth = builder.toSchema({ sortSchema: true, disableScopeAuth: true });
+  const variants: Variant[] = [...plugins.map(([name]) => name), 'scopeAuth'];
+  const presenceYoga = (leaveOut: ReadonlySet<Variant>): Fetch => {
+    const kept = plugins.filter(([name]) => !leaveOut.has(name)).map(([, make]) => make());
+    const yoga = createYoga(yogaOptions(deps, kept, leaveOut.has('scopeAuth') ? withoutScopeAuth : schema));
     return async (body, h) => (await yoga.fetch('http://127.0.0.1/graphql', { method: 'POST', headers: h, body })).text();
   };
   const close = () => engine.close();
-  return { config, presenceYoga, headers, friends, close, services, engine, viewerId };
+  return { config, presenceYoga, variants, headers, friends, close, services, engine, viewerId };
 }
 
 /**
@@ -115,14 +120,13 @@ if (process.env['BENCH_PLUGIN_CHILD'] === '1') {
 async function measurePlugins(): Promise<Section> {
   const rounds = envInt('BENCH_PLUGIN_ROUNDS', 25);
   const perVariant = envInt('BENCH_PLUGIN_REQUESTS', 400);
-  const { config, presenceYoga, headers, friends, close, services, engine, viewerId } = await pluginBenchSetup();
+  const { presenceYoga, variants: present, headers, friends, close, services, engine, viewerId } = await pluginBenchSetup();
   const bare = createYoga({
     schema: createSchema({ typeDefs: 'type Query { hello: String! }', resolvers: { Query: { hello: () => 'world' } } }),
     logging: false,
   });
   const bareFetch: Fetch = async (body, h) => (await bare.fetch('http://127.0.0.1/graphql', { method: 'POST', headers: h, body })).text();
 
-  const present = pluginNames.filter((n) => n !== 'disableIntrospection' || !config.graphiql);
   const variants: { name: string; fetch: Fetch }[] = [
     { name: 'all', fetch: presenceYoga(new Set()) },
     ...present.map((n) => ({ name: `-${n}`, fetch: presenceYoga(new Set([n])) })),

@@ -133,6 +133,17 @@ export function bearer(header: string | null | undefined): string | null {
   return m[1]!;
 }
 
+/** The viewer of an Authorization header: null without one; UNAUTHENTICATED for a bad token. */
+export type ViewerFrom = (authorization: string | null | undefined) => Promise<Viewer | null>;
+
+export function createViewerFrom(cfg: JwtConfig, maxIdLength: number): ViewerFrom {
+  const verify = createVerifier(cfg, maxIdLength);
+  return async (authorization) => {
+    const token = bearer(authorization);
+    return token === null ? null : verify(token);
+  };
+}
+
 /** Signs an HS256 token: `npm run token` and tests. */
 export async function signToken(
   secret: string,

@@ -1,10 +1,9 @@
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { TOKEN_EXPIRED } from '../infra/auth.js';
-import type { Context } from '../schema/context.js';
+import type { Context, SocketContext } from '../schema/context.js';
 import { unauthenticated } from '../infra/graphql-errors.js';
 import { at } from '../infra/timers.js';
-import type { SocketContext } from '../transport/ws.js';
 
 /**
  * An event stream (SSE) ends when its token expires, as a WebSocket is closed with 4403: the last

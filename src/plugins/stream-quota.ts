@@ -1,9 +1,8 @@
 import type { Plugin } from 'graphql-yoga';
-import type { Context } from '../schema/context.js';
+import type { Context, SocketContext } from '../schema/context.js';
 import { ErrorCode } from '../domain/errors.js';
 import { presenceError } from '../infra/graphql-errors.js';
 import type { ConnectionQuota } from '../transport/quota.js';
-import type { SocketContext } from '../transport/ws.js';
 
 /**
  * Caps subscriptions over HTTP (Server-Sent Events, one operation per stream) per user like

@@ -28,6 +28,16 @@ export interface Context {
   views(ids: readonly string[]): Promise<PresenceView[]>;
 }
 
+/**
+ * What the yoga context factory receives from a WebSocket operation (src/transport/ws.ts): the
+ * viewer verified when the socket connected, and the device session it holds. Plugins tell socket
+ * operations apart by it.
+ */
+export interface SocketContext {
+  socketViewer: Viewer;
+  socketSession: SocketSession | null;
+}
+
 /** What every context shares: built once per app. */
 export type Services = Pick<Context, 'config' | 'engine' | 'metrics' | 'watch'>;
 

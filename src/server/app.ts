@@ -1,21 +1,20 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { bearer, createVerifier, type Viewer } from '../infra/auth.js';
+import type { Server } from 'node:http';
 import type { Config } from '../config.js';
-import type { Services } from '../schema/context.js';
-import { createEngine, type RedisRole } from '../engine/factory.js';
-import { instrument } from '../engine/instrument.js';
-import { waitReady, type RedisClient } from '../engine/redis/connect.js';
+import type { RedisRole } from '../engine/factory.js';
 import type { PresenceEngine } from '../engine/ports.js';
-import { createLiveness, type Liveness } from '../liveness/index.js';
+import { waitReady, type RedisClient } from '../engine/redis/connect.js';
+import { createViewerFrom } from '../infra/auth.js';
 import { createLogger, type Logger } from '../infra/logger.js';
-import { createMetrics, type Metrics } from '../infra/metrics.js';
+import type { Metrics } from '../infra/metrics.js';
+import type { Liveness } from '../liveness/index.js';
 import { createEarlyAuth } from '../plugins/early-auth.js';
-import { createReadiness } from './readiness.js';
-import { createRouter, type Router } from '../realtime/router.js';
+import type { Router } from '../realtime/router.js';
 import { createMetricsServer } from '../transport/metrics.js';
 import { createConnectionQuota } from '../transport/quota.js';
 import { attachWebSocket } from '../transport/ws.js';
+import { baseUrl, closeServer, createHttpServer, listen } from './http.js';
+import { createReadiness } from './readiness.js';
+import { createCore } from './services.js';
 import { createYogaServer } from './yoga.js';
 
 export interface AppDeps {
@@ -43,78 +42,23 @@ export interface App {
 /** Builds the whole service from a Config; only main.ts touches the process. */
 export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config);
-  const metrics = createMetrics();
-  const setup = createEngine(config, {
-    logger,
-    ...(deps.redis ? { redis: deps.redis } : {}),
-    onFanoutError: (err) => {
-      metrics.fanoutFailures.inc();
-      logger.warn({ err: err.message }, 'a stored change could not be routed (its event is lost)');
-    },
-  });
-  const { connections } = setup;
-  const engine = instrument(setup.engine, metrics);
-  // The router follows the instance id, which liveness changes after a lost lease (then moves the routes).
-  const router = createRouter({
-    routes: engine,
-    inbox: engine.inbox,
-    instanceId: () => liveness.instanceId,
-    onError: (err) => logger.warn({ err: err.message }, 'could not register the routes again; retrying on the next reconnect'),
-  });
-  const liveness = createLiveness(engine, config.liveness, logger, metrics, {
-    reclaimed: (previous, next) => router.moved(previous, next),
-  });
-  const watch = {
-    router,
-    load: engine.load.bind(engine),
-    friendsOf: engine.friendsOf.bind(engine),
-    visibility: config.visibility,
-    metrics,
-  };
-  const services: Services = { config, engine, metrics, watch };
-
-  const redisReady = () => connections.every((c) => c.status === 'ready');
-  Object.assign(metrics.sources, {
-    channels: () => engine.inbox.channelCount(),
-    malformed: () => engine.inbox.malformed(),
-    sessions: () => liveness.sessionCount(),
-    redisUp: redisReady,
-    online: () => engine.onlineCount(),
-  });
-
-  const verify = createVerifier(config.jwt, config.maxIdLength);
-  const viewerFrom = async (authorization: string | null | undefined): Promise<Viewer | null> => {
-    const token = bearer(authorization);
-    return token === null ? null : verify(token);
-  };
+  const core = createCore(config, logger, deps.redis);
+  const { engine, router, liveness, metrics, connections } = core;
+  const viewerFrom = createViewerFrom(config.jwt, config.maxIdLength);
   let draining = false;
   const ready = createReadiness({
     draining: () => draining,
-    connected: redisReady,
+    connected: core.redisReady,
     // The cheapest write the engine has: a counter that expires within a second. Redis refuses
     // it exactly when it refuses writes (OOM, read-only), which a PING would not show.
     probe: config.redis ? () => engine.hit(`ready:${liveness.instanceId}`, Number.MAX_SAFE_INTEGER, 1_000) : null,
     timeoutMs: config.readyTimeoutMs,
   });
-
   const { limits } = config;
   const quota = createConnectionQuota(limits.connectionsPerUser);
   const earlyAuth = createEarlyAuth(viewerFrom, limits.maxAnonymousChars);
-  const yoga = createYogaServer({ config, logger, metrics, services, viewerFrom, earlyAuth, quota, ready: ready.check });
-
-  const server = createServer(
-    {
-      headersTimeout: limits.httpHeadersTimeoutMs,
-      requestTimeout: limits.httpRequestTimeoutMs,
-      // How often Node looks for late requests (its default, 30 s, would make the timeouts coarse).
-      connectionsCheckingInterval: Math.min(1_000, Math.ceil(limits.httpHeadersTimeoutMs / 2)),
-    },
-    (req, res) => {
-      if (tooLarge(req, res, limits.maxBodyBytes)) return;
-      void yoga(req, res);
-    },
-  );
-  server.maxConnections = limits.maxConnections;
+  const yoga = createYogaServer({ config, logger, metrics, services: core.services, viewerFrom, earlyAuth, quota, ready: ready.check });
+  const server = createHttpServer(limits, yoga);
   const ws = attachWebSocket({ server, engine, available: ready.usable, quota, yoga, config, liveness, metrics, logger, viewerFrom });
   const metricsServer = createMetricsServer(metrics.registry, logger);
   let stopped: Promise<void> | null = null;
@@ -154,50 +98,14 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
         await liveness.stop();
         server.closeAllConnections();
         await closed;
-        const metricsClosed = new Promise<void>((resolve) => (metricsServer.listening ? metricsServer.close(() => resolve()) : resolve()));
-        metricsServer.closeAllConnections(); // a scraper's keep-alive connection would hold close() open
-        await metricsClosed;
+        await closeServer(metricsServer); // a scraper's keep-alive connection would hold close() open
         await router.stop();
-        await setup.close();
+        await core.close();
         logger.info('presence stopped');
       })();
       return stopped;
     },
   };
-}
-
-/** Listens on host:port (0: a free port); resolves with the port. */
-async function listen(server: Server, port: number, host: string): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return (server.address() as AddressInfo).port;
-}
-
-const baseUrl = (host: string, port: number) => {
-  const h = host.includes(':') ? `[${host}]` : host;
-  return `http://${h === '0.0.0.0' ? '127.0.0.1' : h}:${port}`;
-};
-
-/**
- * Refuses bodies over the limit before yoga reads them: a declared length over it gets 413, and
- * a body without a declared length (chunked) is not accepted at all (411); GraphQL clients always
- * send one. Returns true when it answered.
- */
-function tooLarge(req: IncomingMessage, res: ServerResponse, max: number): boolean {
-  if (req.method !== 'POST') return false;
-  const length = req.headers['content-length'];
-  const status = length === undefined ? 411 : Number(length) > max ? 413 : 0;
-  if (!status) return false;
-  const message = status === 411 ? 'a Content-Length header is required' : `request body over ${max} bytes`;
-  res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] }));
-  req.resume();
-  return true;
 }
 
 /** The resolved configuration as it is safe to log: no secrets, no credentials in URLs. */

@@ -1,13 +1,13 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { GraphQLError, type ValidationContext } from 'graphql';
+import { GraphQLError, type GraphQLSchema, type ValidationContext } from 'graphql';
 import { createYoga, maskError, useReadinessCheck, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
 import type { Viewer } from '../infra/auth.js';
 import { useBoard } from '../board/index.js';
 import type { Config } from '../config.js';
 import { PresenceError } from '../domain/errors.js';
-import { createContext, type Context, type Services } from '../schema/context.js';
+import { createContext, type Context, type Services, type SocketContext } from '../schema/context.js';
 import type { Logger } from '../infra/logger.js';
 import type { Metrics } from '../infra/metrics.js';
 import { useMalformedParams, useNoSuggestions } from '../plugins/client-mistakes.js';
@@ -19,10 +19,8 @@ import { operationNamesIn, usePresencePrometheus } from '../plugins/prometheus.j
 import { useRenderOnce } from '../plugins/render-once.js';
 import { useStreamExpiry } from '../plugins/stream-expiry.js';
 import { useStreamQuota } from '../plugins/stream-quota.js';
-import { builder } from '../schema/builder.js';
 import { schema } from '../schema/index.js';
 import type { ConnectionQuota } from '../transport/quota.js';
-import type { SocketContext } from '../transport/ws.js';
 
 export interface YogaDeps {
   config: Readonly<Config>;
@@ -37,34 +35,11 @@ export interface YogaDeps {
   quota: ConnectionQuota;
   /** /ready: false while draining, or while Redis is unreachable, stalled or refusing writes. */
   ready(): Promise<boolean>;
-  /**
-   * Plugins to leave out. For benchmarks only (bench/plugins.ts measures what each one costs per
-   * request by running the same load with and without it); the app never sets it.
-   * @default none
-   */
-  leaveOut?: ReadonlySet<PluginName>;
 }
 
-/** The request path's plugins, by name (see `leaveOut`). scopeAuth is Pothos' authScopes check. */
-export const pluginNames = [
-  'board',
-  'maxFields',
-  'armor',
-  'introspectionDepth',
-  'disableIntrospection',
-  'errorCodes',
-  'codedRefusals',
-  'malformedParams',
-  'earlyAuth',
-  'streamQuota',
-  'streamExpiry',
-  'noSuggestions',
-  'renderOnce',
-  'prometheus',
-  'readiness',
-  'scopeAuth',
-] as const;
-export type PluginName = (typeof pluginNames)[number];
+// yoga's plugins are typed for different contexts; createYoga takes them all.
+type AnyPlugin = NonNullable<YogaServerOptions<Record<string, unknown>, Context>['plugins']>[number];
+export type PresenceYogaOptions = YogaServerOptions<Record<string, unknown>, Context>;
 
 /**
  * The GraphQL server: schema, plugins (limits, error codes, render once, metrics, readiness) and
@@ -72,9 +47,22 @@ export type PluginName = (typeof pluginNames)[number];
  * in a header; WebSocket operations arrive with the viewer verified at connection time.
  */
 export function createYogaServer(deps: YogaDeps): YogaServerInstance<Record<string, unknown>, Context> {
+  return createYoga(
+    yogaOptions(
+      deps,
+      requestPlugins(deps).map(([, make]) => make()),
+    ),
+  );
+}
+
+/**
+ * createYoga's options with the given plugins and schema. The app passes every plugin of
+ * requestPlugins and the schema; a benchmark may pass fewer, to measure what each one costs.
+ */
+export function yogaOptions(deps: YogaDeps, plugins: AnyPlugin[], executable: GraphQLSchema = schema): PresenceYogaOptions {
   const { config, logger, services, viewerFrom, earlyAuth } = deps;
-  return createYoga<Record<string, unknown>, Context>({
-    schema: deps.leaveOut?.has('scopeAuth') ? schemaWithoutScopeAuth() : schema,
+  return {
+    schema: executable,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     // Served from node_modules (no CDN): the page works on a network without internet. The bundle
@@ -88,7 +76,7 @@ export function createYogaServer(deps: YogaDeps): YogaServerInstance<Record<stri
       warn: (...args) => logger.warn(args.map(String).join(' ')),
       error: (...args) => logger.error({ err: args.map(String).join(' ') }, 'graphql error'),
     },
-    plugins: plugins(deps),
+    plugins,
     // A resolver's expected failure (the domain's PresenceError) already carries its code, which
     // graphql-js copied onto the error: it reaches the client as it is. Everything else is masked.
     maskedErrors: { maskError: (error, message, isDev) => (isExpected(error) ? error : maskError(error, message, isDev)) },
@@ -100,19 +88,15 @@ export function createYogaServer(deps: YogaDeps): YogaServerInstance<Record<stri
       const { request } = initial;
       return createContext(services, await earlyAuth.viewerOf(request, () => viewerFrom(request.headers.get('authorization'))));
     },
-  });
+  };
 }
 
 const isExpected = (error: unknown): error is GraphQLError => error instanceof GraphQLError && error.originalError instanceof PresenceError;
 
-// yoga's plugins are typed for different contexts; createYoga takes them all.
-type AnyPlugin = NonNullable<YogaServerOptions<Record<string, unknown>, Context>['plugins']>[number];
+export type PluginName = ReturnType<typeof requestPlugins>[number][0];
 
-/** The same schema without Pothos' authScopes checks: for `leaveOut: ['scopeAuth']` only. */
-const schemaWithoutScopeAuth = () => builder.toSchema({ sortSchema: true, disableScopeAuth: true });
-
-/** The plugins of createYogaServer, in order, less `deps.leaveOut`. */
-function plugins(deps: YogaDeps): AnyPlugin[] {
+/** The request path's plugins, in order, by name; each made when called. */
+export function requestPlugins(deps: YogaDeps) {
   const { config, logger, metrics, earlyAuth, quota, ready } = deps;
   const { limits } = config;
   // Armor's rules throw by default, which skips yoga's error codes; reported as validation errors
@@ -121,46 +105,44 @@ function plugins(deps: YogaDeps): AnyPlugin[] {
     propagateOnRejection: false,
     onReject: [(ctx: unknown, err: GraphQLError) => (ctx as ValidationContext | null)?.reportError(err)],
   };
-  const all: (readonly [PluginName, () => AnyPlugin])[] = [
+  const named = <N extends string>(name: N, make: () => AnyPlugin) => [name, make] as const;
+  return [
     // /board: the page, its script and the development sign-in (off in production by default).
-    ...(config.board ? [['board', () => useBoard(config, logger)] as const] : []),
+    ...(config.board ? [named('board', () => useBoard(config, logger))] : []),
     // Same limits on HTTP, SSE and WebSocket: the WebSocket path runs these plugins too.
-    ['maxFields', () => useMaxFields(limits.maxFields)],
-    [
-      'armor',
-      () =>
-        EnvelopArmorPlugin({
-          // Presence's own fields are bounded by GRAPHQL_MAX_DEPTH; introspection (only answered
-          // while GraphiQL is on) has its own, deeper bound just below, so GraphiQL's schema loads.
-          maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, ...reported },
-          maxAliases: { n: limits.maxAliases, ...reported },
-          maxTokens: { n: limits.maxTokens },
-          costLimit: { maxCost: limits.maxCost, ...reported },
-          maxDirectives: { n: 10, ...reported },
-          blockFieldSuggestion: { enabled: config.env === 'production' },
-        }),
-    ],
-    ['introspectionDepth', () => maxDepthPlugin({ n: limits.maxIntrospectionDepth, ignoreIntrospection: false, ...reported })],
+    named('maxFields', () => useMaxFields(limits.maxFields)),
+    named('armor', () =>
+      EnvelopArmorPlugin({
+        // Presence's own fields are bounded by GRAPHQL_MAX_DEPTH; introspection (only answered
+        // while GraphiQL is on) has its own, deeper bound just below, so GraphiQL's schema loads.
+        maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, ...reported },
+        maxAliases: { n: limits.maxAliases, ...reported },
+        maxTokens: { n: limits.maxTokens },
+        costLimit: { maxCost: limits.maxCost, ...reported },
+        maxDirectives: { n: 10, ...reported },
+        blockFieldSuggestion: { enabled: config.env === 'production' },
+      }),
+    ),
+    named('introspectionDepth', () => maxDepthPlugin({ n: limits.maxIntrospectionDepth, ignoreIntrospection: false, ...reported })),
     // No CSRF plugin, on purpose: CSRF rides on credentials a browser attaches by itself
     // (cookies, HTTP auth). Presence reads only the Authorization header, which a cross-site
     // page cannot make a browser send, so a forged request arrives anonymous and can do nothing
     // an anonymous request cannot. Yoga's CSRF header check would only refuse the defaults of
     // urql (GET queries) and GraphiQL (GET event streams).
-    ...(config.graphiql ? [] : [['disableIntrospection', () => useDisableIntrospection()] as const]),
-    ['errorCodes', () => useErrorCodes()],
-    ['codedRefusals', () => useCodedRefusals()],
-    ['malformedParams', () => useMalformedParams()],
-    ['earlyAuth', () => earlyAuth.plugin],
-    ['streamQuota', () => useStreamQuota(quota)],
-    ['streamExpiry', () => useStreamExpiry()],
-    ...(config.env === 'production' ? [['noSuggestions', () => useNoSuggestions()] as const] : []),
+    ...(config.graphiql ? [] : [named('disableIntrospection', () => useDisableIntrospection())]),
+    named('errorCodes', () => useErrorCodes()),
+    named('codedRefusals', () => useCodedRefusals()),
+    named('malformedParams', () => useMalformedParams()),
+    named('earlyAuth', () => earlyAuth.plugin),
+    named('streamQuota', () => useStreamQuota(quota)),
+    named('streamExpiry', () => useStreamExpiry()),
+    ...(config.env === 'production' ? [named('noSuggestions', () => useNoSuggestions())] : []),
     // Each event executed once per distinct selection on this instance, whatever its subscribers.
-    ['renderOnce', () => useRenderOnce({ onRender: () => metrics.rendered.inc() })],
+    named('renderOnce', () => useRenderOnce({ onRender: () => metrics.rendered.inc() })),
     // Served on the internal metrics listener (src/transport/metrics.ts), not here.
-    ['prometheus', () => usePresencePrometheus(metrics.registry, operationNamesIn())],
-    ['readiness', () => useReadinessCheck({ endpoint: '/ready', check: ready })],
+    named('prometheus', () => usePresencePrometheus(metrics.registry, operationNamesIn())),
+    named('readiness', () => useReadinessCheck({ endpoint: '/ready', check: ready })),
   ];
-  return all.filter(([name]) => !deps.leaveOut?.has(name)).map(([, make]) => make());
 }
 
 /** GraphiQL's first screen says how to authenticate: every operation needs a token. */

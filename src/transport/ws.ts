@@ -7,7 +7,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { TOKEN_EXPIRED, type Viewer } from '../infra/auth.js';
 import type { Config } from '../config.js';
-import type { Context } from '../schema/context.js';
+import type { Context, SocketContext } from '../schema/context.js';
 import { ErrorCode, SessionLimitError } from '../domain/errors.js';
 import { presenceError } from '../infra/graphql-errors.js';
 import { assertId } from '../domain/ids.js';
@@ -43,12 +43,6 @@ type SocketExtra = {
   /** The socket closed (possibly while onConnect was still verifying the token). */
   closed?: boolean;
 };
-
-/** What the yoga context factory receives from a WebSocket operation. */
-export interface SocketContext {
-  socketViewer: Viewer;
-  socketSession: SocketSession | null;
-}
 
 export interface WebSocketDeps {
   server: Server;
