@@ -1,5 +1,5 @@
-# Production image. A build stage installs every dependency from the lock file, compiles src/ to
-# dist/ and drops the dev dependencies; the runtime stage gets only dist/ and the production
+# Production image. A build stage installs every dependency from the lock file, compiles src/ (and
+# the close-code table it shares with client/) to dist/ and drops the dev dependencies; the runtime stage gets only dist/ and the production
 # node_modules, and runs compiled JavaScript as the unprivileged `node` user.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -23,4 +23,4 @@ COPY --chown=node:node schema/operations ./schema/operations
 USER node
 # 4000: the API (behind the load balancer); 9464: /metrics, for Prometheus only.
 EXPOSE 4000 9464
-CMD ["node", "dist/main.js"]
+CMD ["node", "dist/src/main.js"]

@@ -87,7 +87,7 @@ Settings (environment variables, all optional):
   BENCH_PLUGIN_ROUNDS         plugins: interleaved rounds per variant (7)
   BENCH_PLUGIN_REQUESTS       plugins: requests per variant and round ({ me }; presence(ids) runs a tenth) (2000)
   BENCH_BUILD                 what the API servers run: tsx (src/main.ts through tsx, default) or dist
-                              (dist/main.js, the tsc build \`npm start\` runs; \`npm run build\` first)
+                              (dist/src/main.js, the tsc build \`npm start\` runs; \`npm run build\` first)
   BENCH_SERVER_<NAME>=value   sets <NAME> in every API server's environment, e.g.
                               BENCH_SERVER_WS_KEEPALIVE_MS=0 (for experiments; the defaults are what is measured)`;
 

@@ -47,19 +47,4 @@ export class PresenceClientError extends Error {
 }
 
 /** WebSocket close codes the Presence server uses (README, "Realtime"). */
-export const CloseCodes = Object.freeze({
-  /** The instance is shutting down: reconnect (to another instance). */
-  GoingAway: 1001,
-  /** The store is unavailable: retry later, with backoff. */
-  TryAgainLater: 1013,
-  /** A malformed request (connectionParams.deviceId): fatal. */
-  BadRequest: 4400,
-  /** The token will not do: fatal. */
-  Unauthorized: 4401,
-  /** The token expired: reconnect with a fresh one. */
-  Forbidden: 4403,
-  /** Too many sockets or sessions for this user: retried with backoff (another may close). */
-  TooManyConnections: 4429,
-  /** graphql-ws' own: the client gave up on a socket that stopped answering pings. */
-  Terminated: 4499,
-});
+export { CloseCodes } from './close-codes.js';

@@ -52,9 +52,11 @@ interface Connection {
 }
 
 /**
- * One graphql-ws connection at a time, with our own reconnect loop around it (graphql-ws' retries
- * are off: its client treats 4429 as fatal and knows nothing of tokens). Each connection is a fresh
- * graphql-ws client carrying the current token.
+ * One graphql-ws connection at a time, with our own reconnect loop around it. graphql-ws' retries
+ * are off because a retried graphql-ws client re-sends the subscriptions it was given, variables
+ * and all, while each of our connections must resume from the `since` its streams reached, carry
+ * the current token (a 4403 asks getToken for a fresh one) and follow our backoff and maxAttempts.
+ * Each connection is a fresh graphql-ws client; every close code (CloseCodes) is handled below.
  *
  * Resuming: every connection subscribes with `since` = the highest version its streams delivered
  * before (0 on the first: a snapshot of everyone visible), so the server sends each user who

@@ -203,7 +203,7 @@ export async function startPresenceServer(env: Record<string, string>, timeoutMs
 
 /**
  * What the API servers run: src/main.ts through tsx (default), or with BENCH_BUILD=dist the tsc
- * build that `npm start` runs (dist/main.js, `npm run build` first). tsx compiles with esbuild's
+ * build that `npm start` runs (dist/src/main.js, `npm run build` first). tsx compiles with esbuild's
  * keepNames, which wraps every named closure in `__name(fn, "name")` (one defineProperty per
  * closure made): per-connection closures cost more memory under tsx than in production.
  */
@@ -211,8 +211,8 @@ export function serverEntry(): string {
   const build = process.env['BENCH_BUILD'] ?? 'tsx';
   if (build === 'tsx') return 'src/main.ts';
   if (build !== 'dist') throw new Error(`BENCH_BUILD: expected tsx or dist, got "${build}"`);
-  if (!existsSync(join(ROOT, 'dist', 'main.js'))) throw new Error('BENCH_BUILD=dist: dist/main.js is missing; run `npm run build` first');
-  return 'dist/main.js';
+  if (!existsSync(join(ROOT, 'dist', 'src', 'main.js'))) throw new Error('BENCH_BUILD=dist: dist/src/main.js is missing; run `npm run build` first');
+  return 'dist/src/main.js';
 }
 
 /** Waits until the child's output matches `re`. */

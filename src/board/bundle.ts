@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-/** The page's script as `npm run build` writes it beside the compiled server (dist/board/). */
+/** The page's script as `npm run build` writes it beside the compiled server (dist/src/board/). */
 const BUILT = new URL('./board.bundle.js', import.meta.url);
 /** Its entry: the board's browser code, which imports the client library (client/). */
 const ENTRY = fileURLToPath(new URL('./page/app.ts', import.meta.url));

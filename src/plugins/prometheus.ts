@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createCounter, createHistogram, usePrometheus, type FillLabelsFnParams } from '@graphql-yoga/plugin-prometheus';
 import { Kind, parse } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -101,7 +101,7 @@ function route(url: string): string {
  * The names of the operations in the client documents (schema/operations/*.graphql): the only
  * operation names metrics show. Empty when the folder is missing (every name then reads `other`).
  */
-export function operationNamesIn(dir: URL = new URL('../../schema/operations/', import.meta.url)): Set<string> {
+export function operationNamesIn(dir: URL = new URL('schema/operations/', packageRoot(import.meta.url))): Set<string> {
   const names = new Set<string>();
   let files: string[];
   try {
@@ -115,4 +115,15 @@ export function operationNamesIn(dir: URL = new URL('../../schema/operations/', 
     }
   }
   return names;
+}
+
+/**
+ * The folder of the nearest package.json above `from`: the repository under tsx, and the same
+ * folder under the compiled build, whose files sit one level deeper (dist/src/...).
+ */
+function packageRoot(from: string): URL {
+  for (let dir = new URL('.', from); dir.pathname !== '/'; dir = new URL('..', dir)) {
+    if (existsSync(new URL('package.json', dir))) return dir;
+  }
+  return new URL('../../', from);
 }

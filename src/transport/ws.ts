@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
-import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { TOKEN_EXPIRED, type Viewer } from '../infra/auth.js';
 import type { Config } from '../config.js';
+import { CloseCodes } from '../../client/close-codes.js';
 import type { Context, SocketContext } from '../schema/context.js';
 import { ErrorCode, SessionLimitError } from '../domain/errors.js';
 import { presenceError } from '../infra/graphql-errors.js';
@@ -19,18 +19,6 @@ import { countCall, type RateLimitDeps } from '../schema/rate-limit.js';
 import type { ConnectionQuota } from './quota.js';
 import { at } from '../infra/timers.js';
 import { quietErrors } from './quiet-ws.js';
-
-/** Close codes Presence adds to graphql-ws' own (4400 bad request, 4403 forbidden, ...). */
-export const PresenceCloseCode = {
-  /** The user already holds WS_MAX_CONNECTIONS_PER_USER realtime connections here (sockets and SSE streams), or PRESENCE_MAX_SESSIONS sessions in all. */
-  TooManyConnections: 4429,
-  /**
-   * Redis is unreachable, stalled or refusing writes, so the socket's session cannot be opened:
-   * retry with backoff. 1013 (Try Again Later) rather than 1011 because graphql-ws' client retries
-   * 1013 on its own and treats 1011 as fatal.
-   */
-  TryAgainLater: 1013,
-} as const;
 
 /** What a socket carries between graphql-ws callbacks (graphql-ws `ctx.extra`). A type alias,
  * not an interface: graphql-ws requires an index-signature-compatible record. */
@@ -115,19 +103,19 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
         } catch (err) {
           // An expired token is worth retrying with a fresh one (graphql-ws clients retry 4403);
           // a missing or bad one is not (4401 is fatal to graphql-ws clients: no retry loop).
-          if ((err as Error).message === TOKEN_EXPIRED) socket.close(CloseCode.Forbidden, 'Token expired');
+          if ((err as Error).message === TOKEN_EXPIRED) socket.close(CloseCodes.Forbidden, 'Token expired');
           viewer = null;
         }
         // Closed while the token was being checked: open nothing, or it would never be closed.
         if (ctx.extra.closed) return false;
         if (!viewer) {
-          socket.close(CloseCode.Unauthorized, 'Unauthorized: send connectionParams.authorization = "Bearer <JWT>"');
+          socket.close(CloseCodes.Unauthorized, 'Unauthorized: send connectionParams.authorization = "Bearer <JWT>"');
           return false;
         }
         // Past its exp but inside jose's clock tolerance: acknowledging it would close it at once,
         // and each ack resets graphql-ws' retry count, so its client would loop on a dead token.
         if (viewer.exp !== null && viewer.exp * 1000 <= Date.now()) {
-          socket.close(CloseCode.Forbidden, 'Token expired');
+          socket.close(CloseCodes.Forbidden, 'Token expired');
           return false;
         }
         const deviceId = params['deviceId'] ?? `ws-${randomUUID()}`;
@@ -135,16 +123,16 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
           if (typeof deviceId !== 'string') throw new TypeError('deviceId must be a string');
           assertId(deviceId, config.maxIdLength, 'deviceId');
         } catch {
-          socket.close(CloseCode.BadRequest, 'connectionParams.deviceId is not a valid id');
+          socket.close(CloseCodes.BadRequest, 'connectionParams.deviceId is not a valid id');
           return false;
         }
         // The token is good but the store is down: not an auth failure, so no 4403.
         if (!deps.available()) {
-          socket.close(PresenceCloseCode.TryAgainLater, 'Presence is unavailable, retry later');
+          socket.close(CloseCodes.TryAgainLater, 'Presence is unavailable, retry later');
           return false;
         }
         if (!deps.quota.acquire(viewer.userId)) {
-          socket.close(PresenceCloseCode.TooManyConnections, 'Too many connections for this user');
+          socket.close(CloseCodes.TooManyConnections, 'Too many connections for this user');
           return false;
         }
         ctx.extra.viewer = viewer;
@@ -152,14 +140,14 @@ export function attachWebSocket(deps: WebSocketDeps): { dispose(): Promise<void>
 
         // The token's expiry ends the connection: the client refreshes by reconnecting.
         if (viewer.exp !== null) {
-          ctx.extra.expiry = at(viewer.exp * 1000, () => socket.close(CloseCode.Forbidden, 'Token expired'));
+          ctx.extra.expiry = at(viewer.exp * 1000, () => socket.close(CloseCodes.Forbidden, 'Token expired'));
         }
         const requested = params['status'] === 'AWAY' ? Status.AWAY : params['status'] === 'ONLINE' ? Status.ONLINE : null;
         const opening = openSession(viewer.userId, deviceId, requested).catch((err: Error) => {
-          if (err instanceof SessionLimitError) socket.close(PresenceCloseCode.TooManyConnections, err.message);
+          if (err instanceof SessionLimitError) socket.close(CloseCodes.TooManyConnections, err.message);
           else {
             logger.warn({ err: err.message }, 'could not open a socket session');
-            socket.close(PresenceCloseCode.TryAgainLater, 'Presence is unavailable, retry later');
+            socket.close(CloseCodes.TryAgainLater, 'Presence is unavailable, retry later');
           }
           return null;
         });

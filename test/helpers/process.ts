@@ -12,7 +12,7 @@ export interface ServerProcess {
 
 export interface StartOptions {
   /**
-   * Run the README's `npm start` (compile, then `node dist/main.js`) in its own process group,
+   * Run the README's `npm start` (compile, then `node dist/src/main.js`) in its own process group,
    * signalled as a terminal signals it. Default: `src/main.ts` through tsx, which is faster.
    */
   npmStart?: boolean;

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
+  CloseCodes,
   createPresenceClient,
   type PresenceClient,
   type PresenceClientError,
@@ -368,7 +369,7 @@ describe('client library against a real server', () => {
     expect(A.connection).toBe('connected');
   });
 
-  it('too many sockets (4429) is retried with backoff, not fatal: it connects once another closes', async () => {
+  it('too many sockets (CloseCodes.TooManyConnections, 4129) is retried with backoff, not fatal: it connects once another closes', async () => {
     const limited = await startApp({ WS_MAX_CONNECTIONS_PER_USER: '1' });
     try {
       const [a] = users('a');
@@ -377,9 +378,9 @@ describe('client library against a real server', () => {
       await waitFor(() => first.client.connection === 'connected');
       const ws = controllableWebSocket();
       const second = connect({ url, token: await limited.token(a!), webSocketImpl: ws.impl });
-      await waitFor(() => ws.closes.filter((c) => c === 4429).length >= 2);
+      await waitFor(() => ws.closes.filter((c) => c === CloseCodes.TooManyConnections).length >= 2);
       expect(second.client.connection).toBe('reconnecting');
-      expect(second.client.error).toMatchObject({ details: { closeCode: 4429 } });
+      expect(second.client.error).toMatchObject({ details: { closeCode: CloseCodes.TooManyConnections } });
       await first.client.close();
       await waitFor(() => second.client.connection === 'connected');
       expect(second.errors).toEqual([]); // never connected before: the state says it, onError stays quiet

@@ -133,7 +133,7 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/npm ci\b/);
     expect(dockerfile).toMatch(/npm run build && npm prune --omit=dev/);
     expect(dockerfile).toMatch(/^USER node$/m);
-    expect(dockerfile).toMatch(/^CMD \["node", "dist\/main\.js"\]$/m);
+    expect(dockerfile).toMatch(/^CMD \["node", "dist\/src\/main\.js"\]$/m);
     expect(dockerfile).not.toMatch(/tsx/);
     // Metrics label series only with these operations' names (src/plugins/prometheus.ts).
     expect(dockerfile).toMatch(/^COPY .*schema\/operations/m);

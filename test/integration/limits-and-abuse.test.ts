@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createApp } from '../../src/server/app.js';
+import { CloseCodes } from '../../client/close-codes.js';
 import { signToken } from '../../src/infra/auth.js';
 import { loadConfig } from '../../src/config.js';
 import {
@@ -212,13 +213,14 @@ describe('limits and abuse', () => {
     await client.dispose();
   });
 
-  it('closes the connection beyond the per-user cap with 4429', async () => {
+  it('closes the connection beyond the per-user cap with TooManyConnections (4129, not graphql-ws’ 4429)', async () => {
     const token = await srv.token('many');
     const keep = [wsClient(srv.url, token, { eager: true }), wsClient(srv.url, token, { eager: true })];
     await waitFor(async () => (await ok(srv.url, MeDocument, {}, token)).me.status === 'ONLINE');
     await waitFor(() => srv.app.liveness.sessionCount() >= 2);
     const third = await rawSocket(srv.url, { init: { authorization: `Bearer ${token}` } });
-    expect(third.code).toBe(4429);
+    expect(third.code).toBe(CloseCodes.TooManyConnections);
+    expect(third.code).toBe(4129);
     await Promise.all(keep.map((c) => c.dispose()));
   });
 
@@ -242,7 +244,7 @@ describe('limits and abuse', () => {
     expect(await second.outcome).toBe('open');
     // WS_MAX_CONNECTIONS_PER_USER is 2 here: a third stream, and a socket, are refused.
     expect(await open().outcome).toContain('LIMIT_EXCEEDED');
-    expect((await rawSocket(srv.url, { init: { authorization: `Bearer ${token}` } })).code).toBe(4429);
+    expect((await rawSocket(srv.url, { init: { authorization: `Bearer ${token}` } })).code).toBe(CloseCodes.TooManyConnections);
     first.abort();
     let third = open();
     await waitFor(async () => (await third.outcome) === 'open' || ((third = open()), false));

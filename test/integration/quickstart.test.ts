@@ -30,13 +30,13 @@ describe('quick start', () => {
 
   it('serves the board with the script `npm run build` bundled into dist/ (no esbuild at run time)', async () => {
     expect(srv.output()).toContain(`Board:     ${srv.url}/board`);
-    expect(existsSync('dist/board/board.bundle.js')).toBe(true);
+    expect(existsSync('dist/src/board/board.bundle.js')).toBe(true);
     const page = await fetch(`${srv.url}/board`);
     expect(page.status).toBe(200);
     expect(await page.text()).not.toMatch(/<(script|link)[^>]+(src|href)="https?:/);
     const script = await fetch(`${srv.url}/board/board.js`);
     expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
-    expect(await script.text()).toBe(readFileSync('dist/board/board.bundle.js', 'utf8'));
+    expect(await script.text()).toBe(readFileSync('dist/src/board/board.bundle.js', 'utf8'));
   });
 
   it('accepts a token from `npm run token` and answers on the memory engine', async () => {
