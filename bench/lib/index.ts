@@ -211,7 +211,8 @@ export function serverEntry(): string {
   const build = process.env['BENCH_BUILD'] ?? 'tsx';
   if (build === 'tsx') return 'src/main.ts';
   if (build !== 'dist') throw new Error(`BENCH_BUILD: expected tsx or dist, got "${build}"`);
-  if (!existsSync(join(ROOT, 'dist', 'src', 'main.js'))) throw new Error('BENCH_BUILD=dist: dist/src/main.js is missing; run `npm run build` first');
+  if (!existsSync(join(ROOT, 'dist', 'src', 'main.js')))
+    throw new Error('BENCH_BUILD=dist: dist/src/main.js is missing; run `npm run build` first');
   return 'dist/src/main.js';
 }
 
