@@ -17,9 +17,15 @@ export interface ChangeResult {
   changed: boolean;
 }
 
-/** Where setPresence comes from: a device session, or (HTTP without deviceId) the user as a whole. */
+/**
+ * The device session an operation acts on (src/liveness/device-target.ts decides it): a device,
+ * or, for an HTTP client that names none, the user as a whole.
+ */
 export interface SessionTarget {
-  /** null: OFFLINE ends every session of the user; other statuses use the 'default' device. */
+  /**
+   * null: setPresence(OFFLINE) ends every session of the user; other statuses and reportActivity
+   * use the 'default' device (status-rule.ts DEFAULT_DEVICE).
+   */
   sessionId: string | null;
   /** The instance holding the device's socket; null for HTTP clients (a deadline session). */
   owner: string | null;
@@ -105,17 +111,11 @@ export interface PresenceStore {
    * turns ONLINE and reads AWAY once `idleMs` pass without another report (the deadline sweep
    * makes that change by itself). Creates the session like setPresence(ONLINE) when there is none;
    * keeps an HTTP device's session alive for at least `ttlMs` like a heartbeat. A report finding
-   * both still a full span away writes nothing (presence.ts activitySlackMs).
+   * both still a full span away writes nothing (status-rule.ts activitySlackMs).
    */
-  reportActivity(userId: string, target: DeviceTarget, idleMs: number, ttlMs: number, nowMs: number): Promise<ChangeResult>;
+  reportActivity(userId: string, target: SessionTarget, idleMs: number, ttlMs: number, nowMs: number): Promise<ChangeResult>;
   /** The user's live device sessions, sorted by id, as their owner sees them (one read; nothing written). */
   devices(userId: string, idleMs: number, nowMs: number): Promise<DeviceView[]>;
-}
-
-/** reportActivity's device: `owner` is the connection holding it (WebSocket), null over HTTP. */
-export interface DeviceTarget {
-  sessionId: string;
-  owner: string | null;
 }
 
 /** One device session, for its owner only (Presence.devices). */

@@ -2,6 +2,7 @@ import { assertId } from '../domain/ids.js';
 import { statusName } from '../domain/presence.js';
 import { type PresenceView } from '../domain/visibility.js';
 import type { DeviceView } from '../engine/ports.js';
+import { deviceTarget } from '../liveness/device-target.js';
 import { builder } from './builder.js';
 import { limited, rateLimit } from './limits.js';
 import { httpSessionMs, PresenceRef, PresenceStatus } from './presence.js';
@@ -63,10 +64,9 @@ builder.mutationField('reportActivity', (t) =>
       if (deviceId !== null && deviceId !== undefined) assertId(deviceId, ctx.config.maxIdLength, 'deviceId');
       await rateLimit(ctx, 'reportActivity');
       const id = ctx.viewer!.userId;
-      const socket = ctx.session && (deviceId ?? ctx.session.sessionId) === ctx.session.sessionId ? ctx.session : null;
-      const target = { sessionId: deviceId ?? socket?.sessionId ?? 'default', owner: socket?.owner ?? null };
+      const { sessionId, owner } = deviceTarget(ctx.session, deviceId);
       const { idleMs } = ctx.config.liveness;
-      const { record } = await limited(ctx.engine.reportActivity(id, target, idleMs, httpSessionMs(ctx), Date.now()));
+      const { record } = await limited(ctx.engine.reportActivity(id, { sessionId, owner }, idleMs, httpSessionMs(ctx), Date.now()));
       return ctx.view(id, { record, friend: false });
     },
   }),

@@ -2,6 +2,7 @@ import { assertId, assertIds } from '../domain/ids.js';
 import { Status, statusNames } from '../domain/presence.js';
 import { type PresenceView } from '../domain/visibility.js';
 import type { Context } from './context.js';
+import { deviceTarget } from '../liveness/device-target.js';
 import { builder } from './builder.js';
 import { limited, rateLimit } from './limits.js';
 
@@ -78,8 +79,7 @@ builder.mutationFields((t) => ({
       if (deviceId !== null && deviceId !== undefined) assertId(deviceId, ctx.config.maxIdLength, 'deviceId');
       await rateLimit(ctx, 'setPresence');
       const id = ctx.viewer!.userId;
-      const socket = ctx.session && (deviceId ?? ctx.session.sessionId) === ctx.session.sessionId ? ctx.session : null;
-      const target = { sessionId: deviceId ?? socket?.sessionId ?? null, owner: socket?.owner ?? null };
+      const { socket, ...target } = deviceTarget(ctx.session, deviceId);
       const { record } = await limited(ctx.engine.setStatus(id, Status[status], target, httpSessionMs(ctx), Date.now()));
       // Remembered on the connection's session, to restore it if the session must be re-opened.
       if (socket && (status === 'ONLINE' || status === 'AWAY')) socket.activity = Status[status];

@@ -1,6 +1,6 @@
 import { Status, type StatusCode, type Sticky } from '../../domain/presence.js';
 import { activitySlackMs, DEFAULT_DEVICE, deviceStatus, type Session } from '../../domain/status-rule.js';
-import type { DeviceTarget, DeviceView, PresenceStore, SessionTarget } from '../ports.js';
+import type { DeviceView, PresenceStore, SessionTarget } from '../ports.js';
 import { isIdle, type ApplyChange, type Mutate } from './apply-change.js';
 import type { MemoryState } from './state.js';
 
@@ -96,19 +96,20 @@ function endSocket(sessionId: string, owner: string, deadline: number | null): M
 }
 
 /** As PRESENCE 'activity': nothing changes while the idle moment is at least idleMs away. */
-function reportActivity(target: DeviceTarget, idleMs: number, ttlMs: number): Mutate {
+function reportActivity(target: SessionTarget, idleMs: number, ttlMs: number): Mutate {
+  const id = target.sessionId ?? DEFAULT_DEVICE;
   return (own, sticky) => {
     const now = Date.now();
-    const s = own.get(target.sessionId);
+    const s = own.get(id);
     const fresh = s?.status === Status.ONLINE && s.idleAt !== undefined && s.idleAt >= now + idleMs;
     const idleAt = fresh ? s.idleAt! : now + idleMs + activitySlackMs(idleMs);
     if (s?.kind === 'socket') {
-      if (!fresh) own.set(target.sessionId, { kind: 'socket', status: Status.ONLINE, owner: s.owner, idleAt });
+      if (!fresh) own.set(id, { kind: 'socket', status: Status.ONLINE, owner: s.owner, idleAt });
     } else if (s || target.owner === null) {
       const alive = s?.kind === 'deadline' && s.expiresAt >= now + ttlMs;
       if (!(fresh && alive))
-        own.set(target.sessionId, { kind: 'deadline', status: Status.ONLINE, expiresAt: now + ttlMs + activitySlackMs(ttlMs), idleAt });
-    } else own.set(target.sessionId, { kind: 'socket', status: Status.ONLINE, owner: target.owner, idleAt });
+        own.set(id, { kind: 'deadline', status: Status.ONLINE, expiresAt: now + ttlMs + activitySlackMs(ttlMs), idleAt });
+    } else own.set(id, { kind: 'socket', status: Status.ONLINE, owner: target.owner, idleAt });
     return sticky;
   };
 }

@@ -51,7 +51,7 @@ export function createRedisPresenceStore(opts: RedisPresenceStoreOptions): Prese
     heartbeat: (userId, session, ttlMs, nowMs) => runner.run('beat', userId, nowMs, { session, ttlMs }),
     reportActivity: (userId, target, idleMs, ttlMs, nowMs) =>
       runner.run('activity', userId, nowMs, {
-        session: target.sessionId,
+        session: target.sessionId ?? DEFAULT_DEVICE,
         idleMs,
         idleSlack: activitySlackMs(idleMs),
         ttlMs,
