@@ -25,41 +25,7 @@ export function createMetrics() {
     sources,
     connections: new Gauge({ name: 'presence_ws_connections', help: 'Open authenticated WebSocket connections', ...r }),
     subscriptions: new Gauge({ name: 'presence_subscriptions_active', help: 'Open GraphQL subscriptions (WebSocket and SSE)', ...r }),
-    channels: new Gauge({
-      name: 'presence_redis_channels',
-      help: 'Pub/sub channels this instance is subscribed to (its inbox: 1, whatever the load)',
-      collect() {
-        this.set(sources.channels?.() ?? 0);
-      },
-      ...r,
-    }),
-    sessions: new Gauge({
-      name: 'presence_sessions',
-      help: 'Socket device sessions held by this instance',
-      collect() {
-        this.set(sources.sessions?.() ?? 0);
-      },
-      ...r,
-    }),
-    online: new Gauge({
-      name: 'presence_online_users',
-      help: 'Users present now, fleet-wide',
-      async collect() {
-        // Redis unreachable: keep the last value; presence_redis_up says why.
-        const n = await sources.online?.().catch(() => null);
-        if (n !== null && n !== undefined) this.set(n);
-      },
-      ...r,
-    }),
-    malformed: new Gauge({
-      name: 'presence_inbox_malformed_total',
-      help: 'Inbox messages dropped because they did not parse, by the reason they were refused',
-      labelNames: ['reason'],
-      collect() {
-        for (const [reason, n] of Object.entries(sources.malformed?.() ?? {})) this.set({ reason }, n);
-      },
-      ...r,
-    }),
+    ...scrapedGauges(sources, r),
     fanoutFailures: new Counter({
       name: 'presence_fanout_failures_total',
       help: 'Stored changes whose routing to viewers failed (those events were lost)',
@@ -114,6 +80,49 @@ export function createMetrics() {
       labelNames: ['operation'],
       ...r,
     }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Gauges whose value is read from the app (`sources`) when Prometheus scrapes. */
+function scrapedGauges(sources: Partial<MetricSources>, r: { registers: Registry[] }) {
+  return {
+    channels: new Gauge({
+      name: 'presence_redis_channels',
+      help: 'Pub/sub channels this instance is subscribed to (its inbox: 1, whatever the load)',
+      collect() {
+        this.set(sources.channels?.() ?? 0);
+      },
+      ...r,
+    }),
+    sessions: new Gauge({
+      name: 'presence_sessions',
+      help: 'Socket device sessions held by this instance',
+      collect() {
+        this.set(sources.sessions?.() ?? 0);
+      },
+      ...r,
+    }),
+    online: new Gauge({
+      name: 'presence_online_users',
+      help: 'Users present now, fleet-wide',
+      async collect() {
+        // Redis unreachable: keep the last value; presence_redis_up says why.
+        const n = await sources.online?.().catch(() => null);
+        if (n !== null && n !== undefined) this.set(n);
+      },
+      ...r,
+    }),
+    malformed: new Gauge({
+      name: 'presence_inbox_malformed_total',
+      help: 'Inbox messages dropped because they did not parse, by the reason they were refused',
+      labelNames: ['reason'],
+      collect() {
+        for (const [reason, n] of Object.entries(sources.malformed?.() ?? {})) this.set({ reason }, n);
+      },
+      ...r,
+    }),
     redisUp: new Gauge({
       name: 'presence_redis_up',
       help: '1 while every Redis connection of this instance is ready (always 1 on the memory engine)',
@@ -124,5 +133,3 @@ export function createMetrics() {
     }),
   };
 }
-
-export type Metrics = ReturnType<typeof createMetrics>;

@@ -68,6 +68,36 @@ async function resyncAll(deliveries: Iterable<Delivery>): Promise<void> {
   await Promise.all(Array.from({ length: Math.min(RESYNC_CONCURRENCY, queue.length) }, worker));
 }
 
+/**
+ * Per key, the last remote operation: a key's SADD and SREM reach Redis in the order issued.
+ * `settled` resolves once every operation issued so far is done.
+ */
+function keyedQueue() {
+  const tails = new Map<string, Promise<void>>();
+  const serial = (key: string, op: () => Promise<void>): Promise<void> => {
+    const run = (tails.get(key) ?? Promise.resolve()).catch(() => {}).then(op);
+    tails.set(key, run);
+    void run.then(
+      () => tails.get(key) === run && tails.delete(key),
+      () => tails.get(key) === run && tails.delete(key),
+    );
+    return run;
+  };
+  return { serial, settled: () => Promise.allSettled([...tails.values()]) };
+}
+
+/** Hands each change of an inbox message to the subscriptions of its recipients here. */
+function deliver(msg: InboxMessage, viewers: Map<string, Entry>, watched: Map<string, Entry>) {
+  if (msg.kind === 'presence') {
+    for (const c of msg.changes) {
+      for (const v of c.to) viewers.get(v)?.deliveries.forEach((d) => d.presence(c));
+      if (c.watched) watched.get(c.userId)?.deliveries.forEach((d) => d.presence(c));
+    }
+  } else {
+    for (const c of msg.changes) viewers.get(c.to)?.deliveries.forEach((d) => d.friendship(c));
+  }
+}
+
 interface Entry {
   deliveries: Set<Delivery>;
   /** Registered in Redis (or failed to): joins wait for it. */
@@ -79,18 +109,7 @@ export function createRouter(deps: RouterDeps): Router {
   const viewers = new Map<string, Entry>();
   const watched = new Map<string, Entry>();
   const live = new Set<Delivery>();
-  /** Per key, the last remote operation: a key's SADD and SREM reach Redis in the order issued. */
-  const tails = new Map<string, Promise<void>>();
-
-  const serial = (key: string, op: () => Promise<void>): Promise<void> => {
-    const run = (tails.get(key) ?? Promise.resolve()).catch(() => {}).then(op);
-    tails.set(key, run);
-    void run.then(
-      () => tails.get(key) === run && tails.delete(key),
-      () => tails.get(key) === run && tails.delete(key),
-    );
-    return run;
-  };
+  const { serial, settled } = keyedQueue();
 
   const add = (table: Map<string, Entry>, kind: 'route' | 'watch', key: string, d: Delivery): Promise<void> => {
     let entry = table.get(key);
@@ -114,16 +133,7 @@ export function createRouter(deps: RouterDeps): Router {
     });
   };
 
-  const dispatch = (msg: InboxMessage) => {
-    if (msg.kind === 'presence') {
-      for (const c of msg.changes) {
-        for (const v of c.to) viewers.get(v)?.deliveries.forEach((d) => d.presence(c));
-        if (c.watched) watched.get(c.userId)?.deliveries.forEach((d) => d.presence(c));
-      }
-    } else {
-      for (const c of msg.changes) viewers.get(c.to)?.deliveries.forEach((d) => d.friendship(c));
-    }
-  };
+  const dispatch = (msg: InboxMessage) => deliver(msg, viewers, watched);
 
   const registerAll = async (instanceId: string) => {
     for (const [table, kind] of [
@@ -177,7 +187,7 @@ export function createRouter(deps: RouterDeps): Router {
     size: () => live.size,
     /** After the subscriptions ended: drops whatever routes are left and closes the inbox. */
     async stop() {
-      await Promise.allSettled([...tails.values()]);
+      await settled();
       await routes.dropRoutes(deps.instanceId()).catch(() => {});
       await inbox.release(deps.instanceId()).catch(() => {});
     },

@@ -74,147 +74,177 @@ export interface WatchDeps {
  * Memory per open subscription: the last status sent, per user who changed while it was open.
  */
 export function watchPresence(deps: WatchDeps, viewerId: string, target: WatchTarget): AsyncIterable<PresenceView> {
-  const { router, metrics } = deps;
-  const everyone = deps.visibility === 'everyone';
-  const wanted = target.kind === 'ids' ? new Set(target.ids) : null;
-  /** Whether this subscription shows `userId`'s changes (routing already limits them to visible ones). */
-  const shows = (userId: string) => (wanted ? wanted.has(userId) : userId !== viewerId);
-
   // Not an async executor awaiting `stop`: a suspended async function holds ~1.2 KB per open
   // subscription (measured); a pending stop.then holds a closure and a promise.
   return new Repeater<PresenceView>((push, stop) => {
-    metrics.subscriptions.inc();
-    /** Last view sent per user: filters stale and repeated events, even after a lost one. */
-    // Both created on first use: most idle subscriptions never need them (memory per socket).
-    let shown: Map<string, PresenceView> | undefined;
-    /**
-     * Friends removed (or who hid from the viewer) while the stream is open: a change routed before
-     * (by another instance, so possibly arriving after it) is not shown. Re-adding clears the mark.
-     */
-    let removed: Set<string> | undefined;
-    /** The viewer chose lastActive NOBODY, so reads nobody's lastActiveAt (kept current by their own changes). */
-    let viewerNobody = false;
-    /** Versions are milliseconds: a user whose version is above this changed while the stream was open. */
-    const openedAt = Date.now();
+    deps.metrics.subscriptions.inc();
+    const stream = new PresenceStream(deps, viewerId, target, push, stop);
+    return stop.then(() => stream.end());
+  }, new SlidingBuffer(BUFFER));
+}
 
-    /**
-     * Sends `next` unless it is stale, or shows nothing new: against the last view sent, or, for a
-     * user not sent yet, against `before` (null: the view itself is news).
-     */
-    const emit = (userId: string, next: PresenceView, before: PresenceView | null, live: boolean) => {
-      const last = shown?.get(userId);
-      if (last && next.version <= last.version) return; // stale or repeated
-      const base = last ?? before;
-      if (base && looksSame(base, next)) return; // nothing visible changed
-      (shown ??= new Map()).set(userId, next);
-      metrics.delivered.inc();
-      // A resumed stream's first events carry old versions: they say nothing about delivery lag.
-      if (live) metrics.deliveryLag.observe(Math.max(0, Date.now() - next.version) / 1000);
-      void push(next);
-    };
-    /** What the viewer reads of a record loaded for them (engine PresenceStore.load). */
-    const read = (userId: string, l: LoadedPresence, now: number) => {
-      const relation = userId === viewerId ? 'self' : l.friend || everyone ? 'friend' : 'other';
-      return project(userId, l.record, relation, deps.visibility, now, { hidden: l.hidden ?? false, viewerNobody });
-    };
+/**
+ * One open subscription: what it sent, and the steps that must stay in order. Its methods are the
+ * router's Delivery; the fields are its only memory (most idle subscriptions never fill the maps).
+ */
+class PresenceStream implements Delivery {
+  private readonly wanted: Set<string> | null;
+  /** Under 'everyone', presenceChanged(ids) watches its ids (friends or not); everything else is routed through the viewer. */
+  private readonly watching: string[] | null;
+  private readonly registered: Promise<void>;
+  /** Last view sent per user: filters stale and repeated events, even after a lost one. Created on first use. */
+  private shown: Map<string, PresenceView> | undefined;
+  /**
+   * Friends removed (or who hid from the viewer) while the stream is open: a change routed before
+   * (by another instance, so possibly arriving after it) is not shown. Re-adding clears the mark.
+   */
+  private removed: Set<string> | undefined;
+  /** The viewer chose lastActive NOBODY, so reads nobody's lastActiveAt (kept current by their own changes). */
+  private viewerNobody = false;
+  /** Versions are milliseconds: a user whose version is above this changed while the stream was open. */
+  private readonly openedAt = Date.now();
+  // A friendship change reads the new friend's record before announcing it; changes arriving
+  // meanwhile wait behind it, so events leave in the order they were routed.
+  private chain: Promise<unknown> = Promise.resolve();
+  private queued = 0;
+  private stopped = false;
 
-    // A friendship change reads the new friend's record before announcing it; changes arriving
-    // meanwhile wait behind it, so events leave in the order they were routed.
-    let chain: Promise<unknown> = Promise.resolve();
-    let queued = 0;
-    let stopped = false;
-    /** Runs `step` after every step before it; resolves when it is done (never rejects). */
-    const serial = (step: () => Promise<void> | void): Promise<void> => {
-      queued++;
-      chain = chain
-        .then(() => (stopped ? undefined : step()))
-        .catch((err) => stop(err))
-        .finally(() => queued--);
-      return chain.then(() => undefined);
-    };
-    const show = (c: PresenceChange) => {
-      if (c.userId === viewerId) viewerNobody = c.x?.nobody ?? false;
-      if (!shows(c.userId) || removed?.has(c.userId) || c.hiddenFrom?.includes(viewerId)) return;
-      // Routed changes are news to whoever receives them: the user's own, or friends' (visible ones only).
-      emit(c.userId, sharedView(c, c.userId === viewerId ? 'self' : 'friend', deps.visibility, viewerNobody), null, true);
-    };
-
-    const delivery: Delivery = {
-      // Called by the router after a move or a reconnect, long after catchUp below is defined.
-      resync: () => catchUp(openedAt, true),
-      presence: (c: PresenceChange) => {
-        if (!shows(c.userId) && c.userId !== viewerId) return;
-        if (queued > 0) serial(() => show(c));
-        else show(c);
-      },
-      friendship: (change: FriendshipChange) =>
-        serial(async () => {
-          // A former friend (or one who now hides from the viewer) is no longer routed here. The
-          // stream says so once, with what the viewer may now read of them: a stranger, version 0,
-          // which clients take as "forget what you had" (README, "Realtime").
-          for (const id of change.removed) {
-            shown?.delete(id);
-            if (removed?.has(id)) continue; // a repeated announcement
-            (removed ??= new Set()).add(id);
-            if (!shows(id)) continue;
-            metrics.delivered.inc();
-            void push(project(id, null, 'other', deps.visibility, Date.now()));
-          }
-          for (const id of change.added) removed?.delete(id);
-          const added = change.added.filter(shows);
-          if (added.length === 0) return;
-          // The new friend's real status becomes visible: announce it unless it reads OFFLINE.
-          const loaded = await deps.load(viewerId, added);
-          const now = Date.now();
-          loaded.forEach((l, i) => {
-            const id = added[i]!;
-            const next = read(id, l, now);
-            if (next.status !== 'OFFLINE') emit(id, next, null, false);
-          });
-        }),
-    };
-
-    // Under 'everyone', presenceChanged(ids) watches its ids (friends or not); everything else is
-    // routed through the viewer.
-    const watching = everyone && wanted ? [...wanted] : null;
-    const registered = watching ? router.watch(watching, delivery) : router.join(viewerId, delivery);
-    registered.catch((err) => stop(err));
-    /**
-     * The current state of everyone shown whose version is above `since`, read once the route is
-     * live. Live changes wait behind it in the chain and are dropped when not newer, so nothing is
-     * lost or repeated at the seam. A user already sent on this stream is sent again only if
-     * their status differs from the last one sent. `newFriends`: also anyone not sent yet who is
-     * not OFFLINE (a friendship announced while no route led here); their version may repeat one
-     * the client read, which clients drop by version.
-     */
-    const catchUp = (since: number, newFriends = false) =>
-      serial(async () => {
-        await registered;
-        const ids = wanted ? [...wanted] : await deps.friendsOf(viewerId);
-        const loaded = await deps.load(viewerId, [...ids, viewerId]);
-        viewerNobody = loaded[ids.length]!.record?.x?.nobody ?? false;
-        const now = Date.now();
-        ids.forEach((id, i) => {
-          if (!shows(id) || removed?.has(id)) return;
-          const current = read(id, loaded[i]!, now);
-          if (current.version > since || (newFriends && !shown?.has(id) && current.status !== 'OFFLINE')) emit(id, current, null, false);
-        });
-      });
+  constructor(
+    private readonly deps: WatchDeps,
+    private readonly viewerId: string,
+    target: WatchTarget,
+    private readonly push: (view: PresenceView) => Promise<unknown>,
+    private readonly stop: (err?: unknown) => unknown,
+  ) {
+    this.wanted = target.kind === 'ids' ? new Set(target.ids) : null;
+    this.watching = deps.visibility === 'everyone' && this.wanted ? [...this.wanted] : null;
+    this.registered = this.watching ? deps.router.watch(this.watching, this) : deps.router.join(viewerId, this);
+    this.registered.catch((err) => stop(err));
     const since = target.since;
-    if (since !== null && since !== undefined) catchUp(since);
+    if (since !== null && since !== undefined) void this.catchUp(since);
     // Without a catch-up, the viewer's own lastActive setting is read once (reciprocity).
     else
-      serial(async () => {
+      void this.serial(async () => {
         const [self] = await deps.load(viewerId, [viewerId]);
-        viewerNobody = self?.record?.x?.nobody ?? false;
+        this.viewerNobody = self?.record?.x?.nobody ?? false;
       });
+  }
 
-    return stop.then(async () => {
-      stopped = true;
-      await chain.catch(() => {});
-      if (watching) router.unwatch(watching, delivery);
-      else router.leave(viewerId, delivery);
-      metrics.subscriptions.dec();
+  /** Whether this subscription shows `userId`'s changes (routing already limits them to visible ones). */
+  private shows(userId: string) {
+    return this.wanted ? this.wanted.has(userId) : userId !== this.viewerId;
+  }
+
+  /**
+   * Sends `next` unless it is stale, or shows nothing new: against the last view sent, or, for a
+   * user not sent yet, against `before` (null: the view itself is news).
+   */
+  private emit(userId: string, next: PresenceView, before: PresenceView | null, live: boolean) {
+    const last = this.shown?.get(userId);
+    if (last && next.version <= last.version) return; // stale or repeated
+    const base = last ?? before;
+    if (base && looksSame(base, next)) return; // nothing visible changed
+    (this.shown ??= new Map()).set(userId, next);
+    this.deps.metrics.delivered.inc();
+    // A resumed stream's first events carry old versions: they say nothing about delivery lag.
+    if (live) this.deps.metrics.deliveryLag.observe(Math.max(0, Date.now() - next.version) / 1000);
+    void this.push(next);
+  }
+
+  /** What the viewer reads of a record loaded for them (engine PresenceStore.load). */
+  private read(userId: string, l: LoadedPresence, now: number) {
+    const { visibility } = this.deps;
+    const relation = userId === this.viewerId ? 'self' : l.friend || visibility === 'everyone' ? 'friend' : 'other';
+    return project(userId, l.record, relation, visibility, now, { hidden: l.hidden ?? false, viewerNobody: this.viewerNobody });
+  }
+
+  /** Runs `step` after every step before it; resolves when it is done (never rejects). */
+  private serial(step: () => Promise<void> | void): Promise<void> {
+    this.queued++;
+    this.chain = this.chain
+      .then(() => (this.stopped ? undefined : step()))
+      .catch((err) => this.stop(err))
+      .finally(() => this.queued--);
+    return this.chain.then(() => undefined);
+  }
+
+  private show(c: PresenceChange) {
+    if (c.userId === this.viewerId) this.viewerNobody = c.x?.nobody ?? false;
+    if (!this.shows(c.userId) || this.removed?.has(c.userId) || c.hiddenFrom?.includes(this.viewerId)) return;
+    // Routed changes are news to whoever receives them: the user's own, or friends' (visible ones only).
+    const relation = c.userId === this.viewerId ? 'self' : 'friend';
+    this.emit(c.userId, sharedView(c, relation, this.deps.visibility, this.viewerNobody), null, true);
+  }
+
+  presence(c: PresenceChange) {
+    if (!this.shows(c.userId) && c.userId !== this.viewerId) return;
+    if (this.queued > 0) void this.serial(() => this.show(c));
+    else this.show(c);
+  }
+
+  friendship(change: FriendshipChange) {
+    void this.serial(async () => {
+      // A former friend (or one who now hides from the viewer) is no longer routed here. The
+      // stream says so once, with what the viewer may now read of them: a stranger, version 0,
+      // which clients take as "forget what you had" (README, "Realtime").
+      for (const id of change.removed) {
+        this.shown?.delete(id);
+        if (this.removed?.has(id)) continue; // a repeated announcement
+        (this.removed ??= new Set()).add(id);
+        if (!this.shows(id)) continue;
+        this.deps.metrics.delivered.inc();
+        void this.push(project(id, null, 'other', this.deps.visibility, Date.now()));
+      }
+      for (const id of change.added) this.removed?.delete(id);
+      const added = change.added.filter((id) => this.shows(id));
+      if (added.length === 0) return;
+      // The new friend's real status becomes visible: announce it unless it reads OFFLINE.
+      const loaded = await this.deps.load(this.viewerId, added);
+      const now = Date.now();
+      loaded.forEach((l, i) => {
+        const id = added[i]!;
+        const next = this.read(id, l, now);
+        if (next.status !== 'OFFLINE') this.emit(id, next, null, false);
+      });
     });
-  }, new SlidingBuffer(BUFFER));
+  }
+
+  /** Called by the router after a move or a reconnect. */
+  resync() {
+    return this.catchUp(this.openedAt, true);
+  }
+
+  /**
+   * The current state of everyone shown whose version is above `since`, read once the route is
+   * live. Live changes wait behind it in the chain and are dropped when not newer, so nothing is
+   * lost or repeated at the seam. A user already sent on this stream is sent again only if
+   * their status differs from the last one sent. `newFriends`: also anyone not sent yet who is
+   * not OFFLINE (a friendship announced while no route led here); their version may repeat one
+   * the client read, which clients drop by version.
+   */
+  private catchUp(since: number, newFriends = false) {
+    return this.serial(async () => {
+      await this.registered;
+      const ids = this.wanted ? [...this.wanted] : await this.deps.friendsOf(this.viewerId);
+      const loaded = await this.deps.load(this.viewerId, [...ids, this.viewerId]);
+      this.viewerNobody = loaded[ids.length]!.record?.x?.nobody ?? false;
+      const now = Date.now();
+      ids.forEach((id, i) => {
+        if (!this.shows(id) || this.removed?.has(id)) return;
+        const current = this.read(id, loaded[i]!, now);
+        if (current.version > since || (newFriends && !this.shown?.has(id) && current.status !== 'OFFLINE')) {
+          this.emit(id, current, null, false);
+        }
+      });
+    });
+  }
+
+  /** The client completed or went away: drops the route once pending steps are done. */
+  async end() {
+    this.stopped = true;
+    await this.chain.catch(() => {});
+    if (this.watching) this.deps.router.unwatch(this.watching, this);
+    else this.deps.router.leave(this.viewerId, this);
+    this.deps.metrics.subscriptions.dec();
+  }
 }
