@@ -7,7 +7,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# The board's page script (src/board/page/ with the client library) is bundled into dist/ by the build.
+# The board's page script (src/board/browser.ts with the client library) is bundled into dist/ by the build.
 COPY client ./client
 COPY scripts/build-board.ts ./scripts/
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund

@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   // The board's page script runs in a browser.
-  { files: ['src/board/page/**/*.ts'], languageOptions: { globals: globals.browser } },
+  { files: ['src/board/browser.ts'], languageOptions: { globals: globals.browser } },
   // Id and status message validation match control characters on purpose.
   { files: ['src/domain/ids.ts', 'src/domain/status-message-rules.ts'], rules: { 'no-control-regex': 'off' } },
 );

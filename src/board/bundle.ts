@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 /** The page's script as `npm run build` writes it beside the compiled server (dist/src/board/). */
 const BUILT = new URL('./board.bundle.js', import.meta.url);
 /** Its entry: the board's browser code, which imports the client library (client/). */
-const ENTRY = fileURLToPath(new URL('./page/app.ts', import.meta.url));
+const ENTRY = fileURLToPath(new URL('./browser.ts', import.meta.url));
 
 /**
  * Bundles the board's browser code and the client library (and graphql-ws) into one ES module:

@@ -1,5 +1,5 @@
 /**
- * The board's HTML: a static shell the script (src/board/page/app.ts) fills in. No framework, no CDN; the
+ * The board's HTML: a static shell the script (browser.ts) fills in. No framework, no CDN; the
  * one stylesheet is inline. Readable on a phone (one column under 44rem), every control labelled
  * and reachable by keyboard, status shown as a word beside its dot (never colour alone), text at
  * 4.5:1 contrast or more, and changes announced through a polite live region.

@@ -4,7 +4,7 @@
  * then a live friends list, the viewer's status picker and status message editor. Everything live
  * comes from createPresenceClient; this file only renders its state.
  */
-import { createPresenceClient, decodeJwtPayload, type Presence, type PresenceClient, type PresenceStatus } from '../../../client/index.js';
+import { createPresenceClient, decodeJwtPayload, type Presence, type PresenceClient, type PresenceStatus } from '../../client/index.js';
 
 const LABELS: Record<PresenceStatus, string> = { ONLINE: 'Online', AWAY: 'Away', BUSY: 'Busy', INVISIBLE: 'Invisible', OFFLINE: 'Offline' };
 /** Friends are listed by how reachable they are, then by name. */
