@@ -30,7 +30,7 @@ export async function bundleBoard(): Promise<string> {
 
 /**
  * The page's script: the file `npm run build` wrote, read once; without one (`npm run dev`, the
- * tests) bundled at each request (~50 ms), so an edit to board/ shows on the next reload.
+ * tests) bundled at each request (~50 ms), so an edit to browser.ts shows on the next reload.
  */
 export function boardScript(): () => Promise<string> {
   let built: Promise<string | null> | null = null;
