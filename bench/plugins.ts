@@ -231,7 +231,7 @@ async function measurePlugins(): Promise<Section> {
   const loaderDiffs = loaderUs.map((l, i) => l - directUs[i]!);
   lines.push(
     '',
-    `Outside the plugins, same process, ${rounds} rounds: building a request's context (src/context.ts) ${fmtNum(median(contextUs), 2)} µs;` +
+    `Outside the plugins, same process, ${rounds} rounds: building a request's context (src/schema/context.ts) ${fmtNum(median(contextUs), 2)} µs;` +
       ` the context's presence loader (loadMany of 100 ids) costs ${fmtNum(median(loaderDiffs), 1)} ± ${fmtNum(spread(loaderDiffs), 1)} µs more than calling engine.load with them directly` +
       ` (${fmtNum(median(loaderUs), 1)} against ${fmtNum(median(directUs), 1)} µs on the memory engine).`,
   );

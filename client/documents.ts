@@ -2,7 +2,7 @@
  * The client's own operations, as typed documents (the shape codegen's `TypedDocumentString`
  * gives: the text plus phantom result and variable types), written against schema/schema.graphql.
  * They are kept here, not imported from test/generated, so the client stands alone;
- * test/client-unit.test.ts validates every one against the printed schema, so drift fails a test.
+ * test/unit/client.test.ts validates every one against the printed schema, so drift fails a test.
  * Operation names are those of schema/operations, so the server's metrics label them.
  */
 

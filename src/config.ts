@@ -175,7 +175,7 @@ export interface LivenessConfig {
    * A device that reported activity (reportActivity) and then none for this long reads AWAY, by
    * itself (the deadline sweep); its next activity brings it back ONLINE. Devices that never
    * report are not affected. It turns AWAY up to a tenth of this later, never earlier
-   * (presence.ts activitySlackMs). @default 600_000 // 10 min
+   * (domain/status-rule.ts activitySlackMs). @default 600_000 // 10 min
    */
   idleMs: number;
 }

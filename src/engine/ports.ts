@@ -195,7 +195,7 @@ export interface FriendGraph {
 /**
  * The storage seam, as ports named for their jobs. Two implementations: `redis` (the real one, any
  * topology) and `memory` (one process, nothing installed). Both pass the same contract suites
- * (test/contract.test.ts, test/realtime.test.ts, test/liveness.test.ts).
+ * (test/contract/: api, subscriptions, liveness and the others).
  *
  * Every per-user operation is atomic. When a user's visible status changes, the engine itself
  * routes the change (RouteTable) to the inbox of every instance holding a viewer who may see it,

@@ -15,7 +15,7 @@ import { startRedis, type RedisProcess } from '../helpers/redis.js';
  * removed), faults injected on a schedule, and an oracle that holds a model of who is connected
  * and who may see whom. At each checkpoint the churn pauses for the documented settle time and
  * every viewer's reads, and every open subscription's accumulated view, are compared with the
- * model. `npm run soak` runs the long profile; test/soak.test.ts a short one in CI.
+ * model. `npm run soak` runs the long profile; test/integration/soak.test.ts a short one in CI.
  */
 
 export type Fault = 'instance-kill' | 'instance-stop' | 'redis-stop' | 'redis-kill' | 'cluster-failover';

@@ -36,7 +36,7 @@ export function connectRedis(topology: RedisTopology, opts: RedisConnectOptions 
     // Reconnect quickly at first, then at most every 2 s.
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
     enableAutoPipelining: opts.autoPipelining ?? false,
-    // Except presence(ids)' read scripts (engine/redis/index.ts readMany, settingsMany): one large command per
+    // Except presence(ids)' read scripts (presence-reads.ts readMany, settingsMany): one large command per
     // request, which gains no write from sharing and paid +26% server CPU per presence through the
     // auto-pipeline (bench/RESULTS.md, issue 11).
     autoPipeliningIgnoredCommands: ['readMany', 'settingsMany'],
