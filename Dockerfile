@@ -1,13 +1,15 @@
 # Production image. A build stage installs every dependency from the lock file, compiles src/ (and
-# the close-code table it shares with client/) to dist/ and drops the dev dependencies; the runtime stage gets only dist/ and the production
-# node_modules, and runs compiled JavaScript as the unprivileged `node` user.
+# the close-code table it shares with client/) to dist/ and drops the dev dependencies; the
+# runtime stage gets only dist/ and the production node_modules, and runs compiled JavaScript as
+# the unprivileged `node` user.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# The board's page script (src/board/browser.ts with the client library) is bundled into dist/ by the build.
+# The board's page script (src/board/browser.ts, with the client library) is bundled into dist/
+# by the build.
 COPY client ./client
 COPY scripts/build-board.ts ./scripts/
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
